@@ -1,0 +1,133 @@
+"""Per-worker circuit state: a plain dict of immutable records, replaced whole, read without a lock.
+
+Request threads only open circuits; the probe thread alone closes them. Every change bumps the
+generation, and a result is applied only to the generation it was computed against, so a late
+answer from an older state cannot change a newer one.
+
+Races we accept (see docs/resilience): a thread that read CLOSED just before another opened the
+circuit may still send; two failing threads may open the same generation twice (same result);
+the consecutive-failure count may lose an increment under contention (it only delays a trip).
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable
+
+from sendmailproxy.providers.base import Outcome, OutcomeKind
+
+log = logging.getLogger(__name__)
+
+
+class State(enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """One provider's circuit at one moment."""
+
+    provider: str
+    state: State = State.CLOSED
+    generation: int = 0
+    since: float = 0.0  # clock time of the last change
+    failures: int = 0  # consecutive provider failures while closed
+    last_failure: str | None = None  # the OutcomeKind value of the last provider failure
+    last_reason: str = ""
+    next_probe_at: float = 0.0  # while open
+    probes: int = 0  # probes sent since the circuit opened
+
+    @property
+    def closed(self) -> bool:
+        return self.state is State.CLOSED
+
+
+class Circuits:
+    """Every provider's circuit in this worker, driven by an injectable clock so tests need no threads."""
+
+    def __init__(
+        self,
+        providers: Iterable[str],
+        *,
+        threshold: int = 1,
+        poll_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = lambda: random.uniform(0.75, 1.25),
+        on_change: Callable[[Circuit, Circuit, str], None] | None = None,
+    ):
+        self._clock = clock
+        self._jitter = jitter
+        self._threshold = threshold
+        self._poll_interval = poll_interval
+        self._on_change = on_change
+        now = clock()
+        self._records = {name: Circuit(name, since=now) for name in providers}
+
+    def __getitem__(self, provider: str) -> Circuit:
+        return self._records[provider]
+
+    def snapshot(self) -> list[Circuit]:
+        return list(self._records.values())
+
+    def record_outcome(self, seen: Circuit, outcome: Outcome) -> None:
+        """From a request thread: count a provider failure (maybe opening) or reset the count on success."""
+        current = self._records[seen.provider]
+        if outcome.kind is OutcomeKind.REJECTED or current.generation != seen.generation or not current.closed:
+            return
+        if outcome.kind is OutcomeKind.ACCEPTED:
+            if current.failures:  # write only when something changes: the send path stays read-only
+                self._records[seen.provider] = replace(current, failures=0)
+            return
+        failed = replace(current, failures=current.failures + 1, last_failure=outcome.kind.value,
+                         last_reason=outcome.reason)
+        if failed.failures < self._threshold:
+            self._records[seen.provider] = failed
+            return
+        now = self._clock()
+        self._change(current, replace(
+            failed, state=State.OPEN, generation=current.generation + 1, since=now, probes=0,
+            next_probe_at=now + self._probe_delay(outcome),
+        ), outcome.reason)
+
+    def due_probes(self) -> list[Circuit]:
+        """Open circuits whose next probe is due."""
+        now = self._clock()
+        return [c for c in self._records.values() if not c.closed and c.next_probe_at <= now]
+
+    def record_probe(self, seen: Circuit, outcome: Outcome) -> None:
+        """From the probe thread alone: close on acceptance, else schedule the next probe."""
+        current = self._records[seen.provider]
+        if current.closed or current.generation != seen.generation:
+            return
+        now = self._clock()
+        if outcome.kind is OutcomeKind.ACCEPTED:
+            self._change(current, Circuit(current.provider, generation=current.generation + 1, since=now,
+                                          probes=current.probes + 1), "probe accepted")
+            return
+        self._records[seen.provider] = replace(
+            current, probes=current.probes + 1, next_probe_at=now + self._probe_delay(outcome),
+            last_failure=outcome.kind.value, last_reason=outcome.reason,
+        )
+
+    def seconds_until_probe(self) -> float:
+        """How long until the next probe of any open circuit (the 503's Retry-After)."""
+        due = [c.next_probe_at for c in self._records.values() if not c.closed]
+        return max(0.0, min(due) - self._clock()) if due else 0.0
+
+    def _probe_delay(self, outcome: Outcome) -> float:
+        # Jitter keeps N workers from probing in lock-step; a 429's reset hint is a floor.
+        return max(self._poll_interval * self._jitter(), outcome.retry_after or 0.0)
+
+    def _change(self, old: Circuit, new: Circuit, reason: str) -> None:
+        self._records[new.provider] = new
+        log.log(
+            logging.INFO if new.closed else logging.WARNING, "circuit %s", new.state.value,
+            extra={"provider": new.provider, "from": old.state.value, "to": new.state.value,
+                   "reason": reason, "generation": new.generation},
+        )
+        if self._on_change:
+            self._on_change(old, new, reason)

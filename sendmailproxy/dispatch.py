@@ -1,0 +1,89 @@
+"""Failover: hand a message to the first provider whose circuit is closed, and never send it twice."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from sendmailproxy.circuits import Circuits
+from sendmailproxy.errors import (
+    AllCircuitsOpenError,
+    AllProvidersFailedError,
+    OutcomeUnknownError,
+    ProviderTimeoutError,
+    RejectedByProviderError,
+)
+from sendmailproxy.message import Message
+from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One provider call, for the request log."""
+
+    provider: str
+    outcome: Outcome
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The message was accepted."""
+
+    provider: str
+    message_id: str | None
+    attempts: tuple[Attempt, ...]
+
+
+class Dispatcher:
+    """Tries providers in failover order; fails over only where provably nothing was accepted."""
+
+    def __init__(self, providers: Sequence[Provider], circuits: Circuits):
+        self.providers = tuple(providers)
+        self.circuits = circuits
+
+    def send(self, message: Message) -> Delivery:
+        """Deliver through one provider, or raise the SendError that tells the client what happened."""
+        attempts: list[Attempt] = []
+        for provider in self.providers:
+            circuit = self.circuits[provider.name]
+            if not circuit.closed:
+                continue  # real mail never goes along an open circuit
+            attempt = self._attempt(provider, message)
+            attempts.append(attempt)
+            outcome = attempt.outcome
+            self.circuits.record_outcome(circuit, outcome)
+            if outcome.kind is OutcomeKind.ACCEPTED:
+                return Delivery(provider.name, outcome.message_id, tuple(attempts))
+            if outcome.kind is OutcomeKind.REJECTED:
+                raise RejectedByProviderError(
+                    f"{provider.name} rejected the message: {outcome.reason}",
+                    body={"provider": provider.name}, attempts=tuple(attempts))
+            if outcome.kind is OutcomeKind.AMBIGUOUS:
+                # A duplicate is worse than an error: the client decides whether to send again.
+                error = ProviderTimeoutError if outcome.timed_out else OutcomeUnknownError
+                raise error(
+                    f"{provider.name} did not confirm the message ({outcome.reason}); it may or may not "
+                    "have been sent, so it was not sent again",
+                    body={"provider": provider.name}, attempts=tuple(attempts))
+            # NOT_ACCEPTED: nothing was taken, so the next provider is safe.
+        if not attempts:
+            raise AllCircuitsOpenError("Every provider's circuit is open; nothing was sent.",
+                                       retry_after=self.circuits.seconds_until_probe())
+        raise AllProvidersFailedError(
+            "No provider accepted the message; nothing was sent: "
+            + "; ".join(f"{a.provider}: {a.outcome.reason}" for a in attempts),
+            attempts=tuple(attempts))
+
+    @staticmethod
+    def _attempt(provider: Provider, message: Message) -> Attempt:
+        started = time.perf_counter()
+        outcome = provider.send(message)
+        attempt = Attempt(provider.name, outcome, time.perf_counter() - started)
+        log.info("provider attempt", extra={
+            "provider": provider.name, "outcome": outcome.kind.value, "provider_status": outcome.status,
+            "duration_ms": round(attempt.seconds * 1000, 1), "reason": outcome.reason or None})
+        return attempt

@@ -1,0 +1,97 @@
+"""The exception hierarchy the API answers with, and the handlers that turn every error into JSON."""
+from __future__ import annotations
+
+import logging
+import math
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error with its HTTP status; `body` extends the JSON `{"message": ...}` answer."""
+
+    status = 500
+
+    def __init__(self, message: str, *, body: dict | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.body = body or {}
+        self.headers = headers or {}
+
+
+class ValidationFailedError(ApiError):
+    """The request's fields are invalid; `body["errors"]` says which and why."""
+
+    status = 422
+
+
+class SendError(ApiError):
+    """The message could not be handed to a provider; carries the attempts made, for the request log."""
+
+    def __init__(self, message: str, *, attempts: tuple = (), **kwargs):
+        super().__init__(message, **kwargs)
+        self.attempts = attempts
+
+
+class RejectedByProviderError(SendError):
+    """A healthy provider refused the caller's message."""
+
+    status = 422
+
+
+class OutcomeUnknownError(SendError):
+    """The provider may or may not have taken the message; re-sending could deliver it twice."""
+
+    status = 502
+
+
+class ProviderTimeoutError(OutcomeUnknownError):
+    """The provider did not answer in time after the message was sent."""
+
+    status = 504
+
+
+class AllProvidersFailedError(SendError):
+    """Every provider with a closed circuit failed, and provably took nothing."""
+
+    status = 502
+
+
+class AllCircuitsOpenError(SendError):
+    """Every circuit is open: nothing was attempted."""
+
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs):
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(message, headers={"Retry-After": str(seconds)}, body={"retry_after": seconds}, **kwargs)
+
+
+def error_response(status: int, message: str, body: dict | None = None, headers: dict | None = None):
+    """The one JSON error shape: `{"message": ...}` plus any detail."""
+    response = jsonify({"message": message, **(body or {})})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error, ours, werkzeug's and unexpected ones, with JSON; never HTML, never a traceback."""
+
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError):
+        return error_response(error.status, error.message, error.body, error.headers)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException):
+        headers = dict(error.get_headers())
+        headers.pop("Content-Type", None)
+        return error_response(error.code or 500, error.description or error.name, headers=headers)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "Internal server error.")

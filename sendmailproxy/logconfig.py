@@ -1,0 +1,66 @@
+"""One logging setup, JSON on stdout, shared by the app and gunicorn; every line of a request carries its id."""
+from __future__ import annotations
+
+import contextvars
+import logging
+import logging.config
+
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+# LogRecord's own attributes; everything else on a record came in through `extra=`.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "request_id"}
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamp the current request's id on each record logged while serving it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            record.request_id = request_id
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """The human-readable DEBUG format: the line, then its structured fields as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = {k: v for k, v in vars(record).items() if k not in _STANDARD or k == "request_id"}
+        return line + "".join(f" {k}={v}" for k, v in fields.items())
+
+
+def logging_config(log_format: str = "JSON_ONELINE", debug: bool = False) -> dict:
+    """The dictConfig for a format (JSON_ONELINE, JSON_PRETTY or DEBUG), used by the app and gunicorn."""
+    if log_format == "DEBUG":
+        formatter = {"()": TextFormatter, "format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}
+    else:
+        formatter = {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601 in UTC
+            "json_indent": 2 if log_format == "JSON_PRETTY" else None,
+        }
+    level = "DEBUG" if debug else "INFO"
+    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "main",
+               "filters": ["request_id"]}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"main": formatter},
+        "handlers": {"stdout": handler},
+        "root": {"level": level, "handlers": ["stdout"]},
+        # Gunicorn's loggers propagate to root, so its lines come out in the same format.
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": level, "handlers": [], "propagate": True},
+            # urllib3 at DEBUG logs every connection; keep it quiet unless asked for.
+            "urllib3": {"level": "WARNING"},
+        },
+    }
+
+
+def configure_logging(log_format: str = "JSON_ONELINE", debug: bool = False) -> None:
+    logging.config.dictConfig(logging_config(log_format, debug))

@@ -1,0 +1,48 @@
+"""What every provider adapter offers, and the one outcome type every call ends in."""
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass
+
+from sendmailproxy.message import Message
+
+
+class OutcomeKind(enum.Enum):
+    """The error taxonomy of docs/resilience: exactly one per provider call."""
+
+    ACCEPTED = "accepted"  # the provider took the message
+    REJECTED = "rejected"  # the caller's message is bad; the provider is healthy
+    NOT_ACCEPTED = "not_accepted"  # provider or credential trouble; provably nothing was sent
+    AMBIGUOUS = "ambiguous"  # the request may or may not have been taken: never re-send
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one provider call. `reason` is safe to log and to show to the client."""
+
+    kind: OutcomeKind
+    reason: str = ""
+    message_id: str | None = None
+    status: int | None = None  # the provider's HTTP status; None for transport failures
+    timed_out: bool = False  # an ambiguous read timeout (the client gets 504, not 502)
+    retry_after: float | None = None  # seconds the provider asked us to wait (429/420)
+
+    @property
+    def is_provider_failure(self) -> bool:
+        """Whether this outcome counts against the provider's circuit."""
+        return self.kind in (OutcomeKind.NOT_ACCEPTED, OutcomeKind.AMBIGUOUS)
+
+
+class Provider(abc.ABC):
+    """A mail provider. `send` and `probe` never raise for provider trouble: they return an Outcome."""
+
+    name: str
+
+    @abc.abstractmethod
+    def send(self, message: Message) -> Outcome:
+        """Send a real message."""
+
+    @abc.abstractmethod
+    def probe(self) -> Outcome:
+        """Send the poll message through the real send endpoint in the provider's no-delivery mode."""

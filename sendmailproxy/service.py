@@ -1,0 +1,40 @@
+"""The per-worker objects a request needs, built once per process and kept on the app."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from flask import current_app
+
+from sendmailproxy.circuits import Circuits
+from sendmailproxy.config import Config
+from sendmailproxy.dispatch import Dispatcher
+from sendmailproxy.probe import Prober
+from sendmailproxy.providers.base import Provider
+
+
+@dataclass(frozen=True)
+class Service:
+    """Config, circuits, dispatcher and prober of this worker process."""
+
+    config: Config
+    circuits: Circuits
+    dispatcher: Dispatcher
+    prober: Prober
+
+    @classmethod
+    def build(cls, config: Config, providers: Sequence[Provider] | None = None) -> "Service":
+        if providers is None:
+            from sendmailproxy.providers import build_providers
+
+            providers = build_providers(config)
+        circuits = Circuits([p.name for p in providers], threshold=config.failure_threshold,
+                            poll_interval=config.poll_interval)
+        prober = Prober(circuits, providers, poll_interval=config.poll_interval,
+                        provider_timeout=config.provider_timeout)
+        return cls(config, circuits, Dispatcher(providers, circuits), prober)
+
+
+def current_service() -> Service:
+    """The Service of the app handling the current request."""
+    return current_app.extensions["sendmailproxy"]
