@@ -1,0 +1,132 @@
+"""The environment is read once, typed, and every problem is reported together without a traceback."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sendmailproxy.config import Config, ConfigError, load_or_exit
+
+PRODUCTION = {
+    "SMSP_API_KEY": "client-key",
+    "SMSP_MG_DOMAIN": "mg.example.com",
+    "SMSP_MG_API_KEY": "mg-secret",
+    "SMSP_SG_API_KEY": "sg-secret",
+    "SMSP_POLL_MESSAGE_ADDRESS": "probe@example.com",
+}
+
+
+def test_defaults_match_the_original_service():
+    config = Config.from_env(PRODUCTION)
+    assert config.providers == ("mailgun", "sendgrid")
+    assert config.provider_timeout == 2.0
+    assert config.poll_interval == 5.0
+    assert config.failure_threshold == 1
+    assert config.max_body_bytes == 10 * 1024 * 1024
+    assert config.bind == "0.0.0.0:8080"
+    assert config.mg_base_url == "https://api.mailgun.net"
+    assert config.sg_base_url == "https://api.sendgrid.com"
+    assert config.log_format == "JSON_ONELINE"
+    assert not config.mock
+
+
+def test_every_setting_is_read():
+    config = Config.from_env({
+        **PRODUCTION,
+        "SMSP_API_KEY": " old , new ",
+        "SMSP_PROVIDERS": "SendGrid, mailgun",
+        "SMSP_MG_BASE_URL": "https://api.eu.mailgun.net/",
+        "SMSP_SG_BASE_URL": "http://127.0.0.1:9000",
+        "SMSP_PROVIDER_TIMEOUT": "0.5",
+        "SMSP_POLL_INTERVAL": "1.5",
+        "SMSP_FAILURE_THRESHOLD": "3",
+        "SMSP_MAX_BODY_BYTES": "2048",
+        "SMSP_LOG_OUTPUT_FORMAT": "json_pretty",
+        "SMSP_LOG_OUTPUT_DEBUG": "true",
+        "SMSP_BIND": "127.0.0.1:9999",
+        "WEB_CONCURRENCY": "4",
+        "SMSP_THREADS": "8",
+    })
+    assert config.api_keys == ("old", "new")
+    assert config.providers == ("sendgrid", "mailgun")
+    assert config.mg_base_url == "https://api.eu.mailgun.net"
+    assert config.sg_base_url == "http://127.0.0.1:9000"
+    assert (config.provider_timeout, config.poll_interval, config.failure_threshold) == (0.5, 1.5, 3)
+    assert config.max_body_bytes == 2048
+    assert (config.log_format, config.log_debug) == ("JSON_PRETTY", True)
+    assert (config.bind, config.workers, config.threads) == ("127.0.0.1:9999", 4, 8)
+
+
+def test_the_original_readmes_log_format_spelling_is_accepted():
+    assert Config.from_env({**PRODUCTION, "SMSP_LOG_OUTPUT_FORMAT": "JSON_ONLINE"}).log_format == "JSON_ONELINE"
+
+
+def test_mock_mode_needs_only_a_client_key():
+    config = Config.from_env({"SMSP_API_KEY": "k", "SMSP_MOCK_EMAIL_SERVICE": "true"})
+    assert config.mock and config.poll_address
+
+
+def test_a_single_provider_needs_only_its_own_credentials():
+    config = Config.from_env({"SMSP_API_KEY": "k", "SMSP_PROVIDERS": "sendgrid", "SMSP_SG_API_KEY": "s",
+                              "SMSP_POLL_MESSAGE_ADDRESS": "p@example.com"})
+    assert config.providers == ("sendgrid",)
+
+
+@pytest.mark.parametrize("name, value, complaint", [
+    ("SMSP_API_KEY", " , ", "SMSP_API_KEY is required"),
+    ("SMSP_PROVIDERS", "mailgun,postmark", "SMSP_PROVIDERS must list"),
+    ("SMSP_PROVIDERS", "mailgun,mailgun", "SMSP_PROVIDERS must list"),
+    ("SMSP_PROVIDERS", "", "SMSP_PROVIDERS must list"),
+    ("SMSP_MOCK_EMAIL_SERVICE", "maybe", "SMSP_MOCK_EMAIL_SERVICE must be true or false"),
+    ("SMSP_PROVIDER_TIMEOUT", "soon", "SMSP_PROVIDER_TIMEOUT must be a number"),
+    ("SMSP_PROVIDER_TIMEOUT", "0", "SMSP_PROVIDER_TIMEOUT must be at least"),
+    ("SMSP_PROVIDER_TIMEOUT", "nan", "SMSP_PROVIDER_TIMEOUT must be at least"),
+    ("SMSP_POLL_INTERVAL", "-1", "SMSP_POLL_INTERVAL must be at least"),
+    ("SMSP_FAILURE_THRESHOLD", "1.5", "SMSP_FAILURE_THRESHOLD must be an integer"),
+    ("SMSP_MAX_BODY_BYTES", "10", "SMSP_MAX_BODY_BYTES must be at least"),
+    ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be at least"),
+    ("SMSP_THREADS", "many", "SMSP_THREADS must be an integer"),
+    ("SMSP_LOG_OUTPUT_FORMAT", "XML", "SMSP_LOG_OUTPUT_FORMAT must be one of"),
+    ("SMSP_MG_BASE_URL", "api.mailgun.net", "SMSP_MG_BASE_URL must be an http(s) URL"),
+    ("SMSP_SG_BASE_URL", "ftp://x", "SMSP_SG_BASE_URL must be an http(s) URL"),
+    ("SMSP_MG_DOMAIN", "", "SMSP_MG_DOMAIN is required"),
+    ("SMSP_MG_API_KEY", "", "SMSP_MG_API_KEY is required"),
+    ("SMSP_SG_API_KEY", "", "SMSP_SG_API_KEY is required"),
+    ("SMSP_POLL_MESSAGE_ADDRESS", "", "SMSP_POLL_MESSAGE_ADDRESS is required"),
+])
+def test_an_invalid_value_is_named(name, value, complaint):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({**PRODUCTION, name: value})
+    assert complaint in str(raised.value)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"SMSP_THREADS": "0", "SMSP_POLL_INTERVAL": "x"})
+    problems = str(raised.value).splitlines()
+    assert len(problems) >= 6  # key, three credentials, poll address, threads, interval
+    assert any("SMSP_THREADS" in p for p in problems) and any("SMSP_POLL_INTERVAL" in p for p in problems)
+
+
+def test_secrets_stay_out_of_the_repr():
+    text = repr(Config.from_env(PRODUCTION))
+    assert "client-key" not in text and "mg-secret" not in text and "sg-secret" not in text
+
+
+def test_load_or_exit_prints_one_readable_message(capsys):
+    with pytest.raises(SystemExit) as raised:
+        load_or_exit({"SMSP_THREADS": "0"})
+    assert raised.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sendmailproxy: invalid configuration:")
+    assert "Traceback" not in err
+
+
+def test_gunicorn_refuses_to_start_with_a_bad_environment(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "SMSP_API_KEY": "", "SMSP_THREADS": "zero"}
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                            env=env, capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).parents[2])
+    assert result.returncode != 0
+    assert "SMSP_API_KEY is required" in result.stderr and "SMSP_THREADS must be an integer" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
