@@ -1,0 +1,50 @@
+"""Fixtures that start the fake providers and gunicorn as real processes on 127.0.0.1."""
+from __future__ import annotations
+
+import pytest
+
+from fakeproviders.client import run_fake_providers
+from tests.functional.harness import Gunicorn, provider_env
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture(scope="session")
+def fake():
+    with run_fake_providers() as running:
+        yield running
+
+
+@pytest.fixture
+def clean_fake(fake):
+    """The shared fake, with no faults and no records left by an earlier test."""
+    fake.control.reset_faults()
+    fake.control.clear()
+    yield fake
+    fake.control.reset_faults()
+
+
+@pytest.fixture
+def start_service(clean_fake, tmp_path, request):
+    """Factory: start gunicorn against the fake with env overrides; stopped (and its log shown on failure) after."""
+    started: list[Gunicorn] = []
+
+    def start(**overrides) -> Gunicorn:
+        service = Gunicorn(provider_env(clean_fake, **overrides), tmp_path / f"gunicorn-{len(started)}.log")
+        started.append(service)
+        return service.start()
+
+    yield start
+    for service in started:
+        service.stop()
+    if getattr(request.node, "failed", False):
+        for service in started:
+            print(f"\n--- {service.log_path} (tail) ---\n{service.log_tail()}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed:
+        item.failed = True
+    return report

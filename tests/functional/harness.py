@@ -1,0 +1,127 @@
+"""Run the service the way production does (gunicorn, several workers) and talk to it over real HTTP."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "functional-test-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], object], timeout: float, interval: float = 0.05, what: str = "condition"):
+    """Poll until `condition()` is truthy; its value, or AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Gunicorn:
+    """`gunicorn -c gunicorn.conf.py wsgi:app` as a child process, with its output kept in a log file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.env = {**os.environ, "SMSP_BIND": f"127.0.0.1:{self.port}", "SMSP_API_KEY": API_KEY, **env}
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> "Gunicorn":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        workers = int(self.env.get("WEB_CONCURRENCY", "2"))
+        wait_for(lambda: self._ready(workers), timeout, 0.1, "gunicorn to serve with every worker up")
+        return self
+
+    def _ready(self, workers: int) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
+        try:
+            return requests.get(self.url + "/healthcheck", timeout=1).ok and len(self.worker_pids()) == workers
+        except requests.ConnectionError:
+            return False
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode if self.process else None
+
+    def worker_pids(self) -> set[int]:
+        """The master's live children, read from /proc."""
+        pids = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == self.process.pid and fields[0] != "Z":
+                pids.add(int(stat.parent.name))
+        return pids
+
+    def health_of_every_worker(self, timeout: float = 10) -> dict[int, dict]:
+        """One /healthcheck answer per live worker: fresh connections until every pid has answered."""
+        seen: dict[int, dict] = {}
+
+        def all_answered():
+            body = requests.get(self.url + "/healthcheck", timeout=2, headers={"Connection": "close"}).json()
+            seen[body["pid"]] = body
+            return self.worker_pids() <= set(seen)
+
+        wait_for(all_answered, timeout, 0, "every worker to answer /healthcheck")
+        return {pid: seen[pid] for pid in self.worker_pids() if pid in seen}
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def send(self, session: requests.Session | None = None, timeout: float = 15, **fields) -> requests.Response:
+        """POST /email with the test key and a valid message, overridden by `fields`."""
+        body = {"fromaddress": "sender@example.com", "toaddress": "rcpt@example.com",
+                "subject": "functional test", "plaintextbody": "hello", **fields}
+        return (session or requests).post(self.url + "/email", json=body, timeout=timeout,
+                                          headers={"X-API-KEY": API_KEY})
+
+
+def provider_env(fake, **overrides) -> dict[str, str]:
+    """Environment pointing the service at the running fake providers."""
+    return {
+        "SMSP_MG_BASE_URL": fake.mailgun_url,
+        "SMSP_MG_DOMAIN": fake.mailgun_domain,
+        "SMSP_MG_API_KEY": fake.mailgun_key,
+        "SMSP_SG_BASE_URL": fake.sendgrid_url,
+        "SMSP_SG_API_KEY": fake.sendgrid_key,
+        "SMSP_POLL_MESSAGE_ADDRESS": "probe@example.com",
+        "SMSP_PROVIDER_TIMEOUT": "1",
+        "SMSP_POLL_INTERVAL": "0.5",
+        "WEB_CONCURRENCY": "3",
+        "SMSP_THREADS": "8",
+        **{key: str(value) for key, value in overrides.items()},
+    }

@@ -1,0 +1,108 @@
+"""Failover through real gunicorn (3 workers) and the fake providers as real processes."""
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.functional.harness import wait_for
+
+pytestmark = pytest.mark.functional
+
+POLL_INTERVAL = 0.5
+
+
+def send_many(service, count: int, threads: int = 8) -> list[tuple[str, requests.Response]]:
+    """Send `count` uniquely-subjected messages from `threads` clients; (subject, response) pairs."""
+    def one(_):
+        subject = f"msg-{uuid.uuid4().hex}"
+        return subject, service.send(subject=subject)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def delivered(fake, provider: str | None = None) -> list[dict]:
+    return fake.control.messages(provider=provider, probes=False)
+
+
+def assert_each_delivered_once(fake, results):
+    """Every 200 names the provider whose records hold that message exactly once; nothing doubled."""
+    records = delivered(fake)
+    subjects = [r["subject"] for r in records]
+    assert len(subjects) == len(set(subjects)), "a message was delivered twice"
+    by_subject = {r["subject"]: r for r in records}
+    for subject, response in results:
+        if response.status_code == 200:
+            assert by_subject[subject]["provider"] == response.json()["provider"]
+            assert by_subject[subject]["id"] == response.json()["id"]
+
+
+def circuits_everywhere(service) -> dict[int, str]:
+    return {pid: h["circuits"]["mailgun"]["state"] for pid, h in service.health_of_every_worker().items()}
+
+
+def test_primary_refusing_connections_costs_no_client_an_error(start_service, clean_fake):
+    service = start_service()
+    clean_fake.control.set_fault("mailgun", "stopped")
+    results = send_many(service, 60)
+    assert [r.status_code for _, r in results] == [200] * 60
+    assert {r.json()["provider"] for _, r in results} == {"sendgrid"}
+    assert_each_delivered_once(clean_fake, results)
+    assert delivered(clean_fake, "mailgun") == []
+
+
+@pytest.mark.parametrize("fault, params, error_status", [
+    ("status", {"status": 503}, 502),
+    ("hang", {}, 504),
+])
+def test_ambiguous_primary_failure_costs_at_most_the_requests_in_flight(
+        start_service, clean_fake, fault, params, error_status):
+    service = start_service(SMSP_POLL_INTERVAL=30)  # no probe closes the circuit during this test
+    threads = 8
+    assert service.send().json()["provider"] == "mailgun"
+    clean_fake.control.set_fault("mailgun", fault, **params)
+    results = send_many(service, 80, threads)
+    statuses = [r.status_code for _, r in results]
+    errors = [s for s in statuses if s != 200]
+    assert set(errors) <= {error_status}
+    # Each of the 3 workers learns on its own; at most the requests in flight when it tripped fail.
+    assert 1 <= len(errors) <= 3 * threads
+    assert statuses[-threads:] == [200] * threads  # afterwards, everything fails over at once
+    assert_each_delivered_once(clean_fake, results)
+    for _, response in results:
+        if response.status_code != 200:
+            body = response.json()
+            assert body["provider"] == "mailgun" and "may or may not" in body["message"]
+
+
+def test_recovered_primary_gets_its_traffic_back_within_two_poll_intervals(start_service, clean_fake):
+    service = start_service(SMSP_POLL_INTERVAL=POLL_INTERVAL)
+    clean_fake.control.set_fault("mailgun", "status", status=503)
+    send_many(service, 40)  # trips the circuit in the workers these reach
+    wait_for(lambda: "open" in circuits_everywhere(service).values(), 10, what="a worker to open its circuit")
+
+    clean_fake.control.set_fault("mailgun", "ok")
+    # Jitter stretches a poll interval up to 1.25x; one probe round and a timeout of slack on top.
+    wait_for(lambda: set(circuits_everywhere(service).values()) == {"closed"}, 2 * POLL_INTERVAL * 1.25 + 2,
+             what="every worker's circuit to close")
+    results = send_many(service, 30)
+    assert {r.json()["provider"] for _, r in results} == {"mailgun"}
+    probes = clean_fake.control.messages(provider="mailgun", probes=True)
+    assert probes, "the circuit closed without a probe"
+    assert all(p["probe"] for p in probes)
+    assert not [r for r in delivered(clean_fake) if r["subject"] == "sendmailproxy probe"], \
+        "a probe was delivered as real mail"
+
+
+def test_every_circuit_open_answers_503_with_retry_after(start_service, clean_fake):
+    service = start_service(WEB_CONCURRENCY=1, SMSP_POLL_INTERVAL=30)
+    for provider in ("mailgun", "sendgrid"):
+        clean_fake.control.set_fault(provider, "status", status=401)
+    assert service.send().status_code == 502  # both definitely failed: nothing sent
+    response = service.send()
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1
+    assert delivered(clean_fake) == []
