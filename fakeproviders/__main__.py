@@ -1,0 +1,59 @@
+"""Command line: start both fake providers and the control API, print their URLs as one JSON line."""
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+
+from . import DEFAULT_HOST, DEFAULT_MAILGUN_DOMAIN, DEFAULT_MAILGUN_KEY, DEFAULT_SENDGRID_KEY
+from .control import ControlApi
+from .mailgun import MailgunApi
+from .records import Store
+from .sendgrid import SendGridApi
+from .server import Listener, ProviderEndpoint
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m fakeproviders", description=__doc__)
+    parser.add_argument("--host", default=DEFAULT_HOST, help="the only address to bind")
+    for name in ("mailgun", "sendgrid", "control"):
+        parser.add_argument(f"--{name}-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--mailgun-domain", default=DEFAULT_MAILGUN_DOMAIN)
+    parser.add_argument("--mailgun-key", default=DEFAULT_MAILGUN_KEY)
+    parser.add_argument("--sendgrid-key", default=DEFAULT_SENDGRID_KEY)
+    return parser.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    apis = [MailgunApi(args.mailgun_domain, args.mailgun_key), SendGridApi(args.sendgrid_key)]
+    store = Store(api.name for api in apis)
+    endpoints = {api.name: ProviderEndpoint(api, store, args.host, getattr(args, f"{api.name}_port"))
+                 for api in apis}
+    control = Listener(args.host, args.control_port, ControlApi(endpoints, store).serve)
+    listeners = {**{name: e.listener for name, e in endpoints.items()}, "control": control}
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # before the URLs, so a prompt signal is handled
+        asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
+    for listener in listeners.values():
+        await listener.start()
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(json.dumps({name: f"http://{host}:{listener.port}" for name, listener in listeners.items()}),
+          flush=True)
+    await stopping.wait()
+    for listener in listeners.values():
+        await listener.stop()
+
+
+def main(argv=None) -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="fakeproviders: %(message)s")
+    try:
+        asyncio.run(run(parse_args(argv)))
+    except OSError as exc:  # a port already taken, or a host we cannot bind
+        sys.exit(f"fakeproviders: cannot listen: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""SendGrid's `POST /v3/mail/send`: its validation rules and response shapes."""
+
+import json
+import secrets
+import time
+
+from .addresses import format_mailbox
+from .http11 import Reply, Request, json_reply, reason
+from .records import attachment_info, new_record
+from .sendgrid_rules import Invalid, decode_attachment, validate
+
+NAME = "sendgrid"
+PATH = "/v3/mail/send"
+MAX_REQUEST_BYTES = 30 * 1000 * 1000
+INVALID_GRANT = "The provided authorization grant is invalid, expired, or revoked"
+
+_DEFAULT_MESSAGES = {
+    400: "Bad Request", 401: INVALID_GRANT, 403: "access forbidden",
+    415: "Content-Type should be application/json.", 413: "content too large",
+}
+
+
+class SendGridApi:
+    """One SendGrid account with one API key."""
+
+    name = NAME
+    max_body = MAX_REQUEST_BYTES
+
+    def __init__(self, key: str):
+        self._authorization = f"Bearer {key}"
+
+    def handle(self, request: Request) -> tuple[Reply, dict | None]:
+        """Answer one request as SendGrid would; the record is set when a message was accepted."""
+        if request.path != PATH:
+            return self.error(404), None
+        if request.method != "POST":
+            return self.error(405), None
+        authorization = request.headers.get("authorization")
+        if not authorization:
+            return self.error(401, "authorization required"), None
+        if authorization != self._authorization:
+            return self.error(401), None
+        if request.content_type != "application/json":
+            return self.error(415), None
+        try:
+            payload = json.loads(request.body)
+        except ValueError:  # not JSON, or not even UTF-8
+            return self.error(400), None
+        try:
+            validate(payload)
+        except Invalid as exc:
+            return self.error(400, str(exc), exc.field), None
+        message_id = secrets.token_urlsafe(16)  # 22 characters, like SendGrid's
+        probe = _sandboxed(payload)
+        reply = Reply(200 if probe else 202, b"", [("X-Message-Id", message_id)])
+        return reply, _record(message_id, probe, payload)
+
+    def error(self, status: int, message: str | None = None, field: str | None = None,
+              retry_after_s: float = 10) -> Reply:
+        """SendGrid's `{"errors": [...]}` body for a status; 429 carries the rate-limit headers."""
+        headers = []
+        if status == 429:
+            reset = int(time.time() + retry_after_s)
+            headers = [("X-RateLimit-Limit", "600"), ("X-RateLimit-Remaining", "0"),
+                       ("X-RateLimit-Reset", str(reset))]
+        message = message or _DEFAULT_MESSAGES.get(status) or reason(status).lower()
+        return json_reply(status, {"errors": [{"message": message, "field": field, "help": None}]},
+                          headers)
+
+    def malformed(self) -> Reply:
+        """A 200 with an HTML body and no X-Message-Id: a reply the client must not trust."""
+        return Reply(200, b"<html>oops", [("Content-Type", "text/html")])
+
+
+def _sandboxed(payload: dict) -> bool:
+    # Only a real JSON true counts: the string "true" is not sandbox mode.
+    return payload.get("mail_settings", {}).get("sandbox_mode", {}).get("enable") is True
+
+
+def _record(message_id: str, probe: bool, payload: dict) -> dict:
+    people = payload["personalizations"]
+    boxes = {kind: [format_mailbox(a["email"], a.get("name")) for p in people for a in p.get(kind, [])]
+             for kind in ("to", "cc", "bcc")}
+    content = {item["type"].lower(): item["value"] for item in payload.get("content", [])}
+    headers, variables = dict(payload.get("headers", {})), dict(payload.get("custom_args", {}))
+    for personalization in people:
+        headers.update(personalization.get("headers", {}))
+        variables.update(personalization.get("custom_args", {}))
+    reply_to = [payload["reply_to"]] if "reply_to" in payload else payload.get("reply_to_list", [])
+    return new_record(
+        NAME, id=message_id, probe=probe,
+        sender=format_mailbox(payload["from"]["email"], payload["from"].get("name")),
+        to=boxes["to"], cc=boxes["cc"], bcc=boxes["bcc"],
+        subject=people[0].get("subject", payload.get("subject")),
+        text=content.get("text/plain"), html=content.get("text/html"),
+        reply_to=", ".join(format_mailbox(r["email"], r.get("name")) for r in reply_to) or None,
+        headers=headers, tags=list(payload.get("categories", [])),
+        attachments=[attachment_info(a["filename"], a.get("type"), decode_attachment(a["content"]))
+                     for a in payload.get("attachments", [])],
+        variables=variables,
+    )
