@@ -1,6 +1,8 @@
 """sendmailproxy: a JSON-over-HTTP email API that fails over between mail providers."""
 from __future__ import annotations
 
+__version__ = "1.0.0"  # first: modules imported below read it
+
 from typing import Sequence
 
 from flask import Flask
@@ -10,8 +12,6 @@ from sendmailproxy.errors import register_error_handlers
 from sendmailproxy.logconfig import configure_logging
 from sendmailproxy.providers.base import Provider
 from sendmailproxy.service import Service
-
-__version__ = "1.0.0"
 
 
 def create_app(config: Config | None = None, providers: Sequence[Provider] | None = None) -> Flask:

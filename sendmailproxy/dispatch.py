@@ -83,7 +83,13 @@ class Dispatcher:
         started = time.perf_counter()
         outcome = provider.send(message)
         attempt = Attempt(provider.name, outcome, time.perf_counter() - started)
-        log.info("provider attempt", extra={
+        log.log(_level(outcome), "provider attempt", extra={
             "provider": provider.name, "outcome": outcome.kind.value, "provider_status": outcome.status,
             "duration_ms": round(attempt.seconds * 1000, 1), "reason": outcome.reason or None})
         return attempt
+
+
+def _level(outcome: Outcome) -> int:
+    if outcome.status in (401, 403):
+        return logging.ERROR  # a probe will not fix a bad key or a missing permission: someone must act
+    return logging.WARNING if outcome.is_provider_failure else logging.INFO

@@ -3,17 +3,15 @@
 import base64
 import hashlib
 import re
-from pathlib import Path
 
 import jsonschema
 import pytest
 import requests
-import yaml
-from referencing import Registry, Resource
+
+from tests.sendgrid_spec import mail_send_validator
 
 pytestmark = pytest.mark.functional  # each module starts the fake as a subprocess
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "sendgrid-mail-v3.yaml"
 MAX_REQUEST_BYTES = 30 * 1000 * 1000
 DUPLICATE = ("Each email address in the personalization block should be unique between to, cc, and "
              "bcc. We found the first duplicate instance of [{}] in the personalizations.0.{} field.")
@@ -266,15 +264,7 @@ def test_valid_payloads_are_accepted(sendgrid, sendgrid_payload, change):
 
 @pytest.fixture(scope="module")
 def mail_send_schema():
-    """The official POST /v3/mail/send request schema, its $refs resolved within the spec."""
-    if not SPEC.exists():
-        pytest.skip(f"the SendGrid spec is not at {SPEC}")
-    spec = yaml.safe_load(SPEC.read_text())
-    registry = Registry().with_resource("urn:sendgrid-spec", Resource.opaque(spec))
-    schema = {"$ref": "urn:sendgrid-spec#/components/requestBodies/PostMailSend/content/"
-                      "application~1json/schema"}
-    return jsonschema.Draft202012Validator(
-        schema, registry=registry, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    return mail_send_validator()
 
 
 @pytest.mark.parametrize("change", VALID_CASES)

@@ -1,0 +1,71 @@
+"""The Mailgun adapter: `POST /v3/{domain}/messages` as form fields, and what Mailgun's answers mean."""
+from __future__ import annotations
+
+import email.utils
+import re
+from typing import Any
+
+import requests
+
+from sendmailproxy.config import Config
+from sendmailproxy.message import Message
+from sendmailproxy.providers import http
+from sendmailproxy.providers.base import Outcome
+
+# Where Mailgun's text changes what its status means; every other answer follows http.STATUSES.
+SPECIAL_ANSWERS: dict[tuple[int, str], http.Rule] = {
+    # A malformed path (a `/` in the domain, say) gets 200 and this page, and nothing is sent.
+    (200, "Magnificent API"): (http.NOT_ACCEPTED, "Mailgun answered 'Magnificent API': check the domain and base URL"),
+    # Account or domain state (sandbox, unverified, disabled), not the caller's message.
+    (400, "is not allowed to send"): (http.NOT_ACCEPTED, "the domain or account may not send"),
+}
+TRY_AGAIN = re.compile(r"try again after (.+? UTC)")
+
+
+def classify(response: requests.Response) -> Outcome:
+    """Map one Mailgun answer to exactly one outcome class."""
+    status, body = response.status_code, http.json_body(response)
+    text = body["message"] if isinstance(body, dict) and isinstance(body.get("message"), str) else ""
+    text = text or http.body_text(response)
+    if status == 200 and isinstance(body, dict) and body.get("id") and text.startswith("Queued"):
+        return Outcome(http.ACCEPTED, text, message_id=str(body["id"]), status=status)
+    rule = next((rule for (code, words), rule in SPECIAL_ANSWERS.items() if code == status and words in text), None)
+    return http.status_outcome(response, text, rule=rule, reset_at=_reset_at(text))
+
+
+def _reset_at(text: str) -> float | None:
+    # Mailgun puts the reset time only in the text: "... limit exceeded, try again after <RFC 2822 date> UTC".
+    match = TRY_AGAIN.search(text)
+    parsed = email.utils.parsedate_tz(match.group(1)) if match else None
+    return float(email.utils.mktime_tz(parsed)) if parsed else None
+
+
+class MailgunProvider(http.HttpProvider):
+    """Sends through Mailgun; probes with `o:testmode=yes` (accepted and billed, never delivered)."""
+
+    name = "mailgun"
+
+    def __init__(self, config: Config):
+        super().__init__(config, config.mg_base_url, f"/v3/{config.mg_domain}/messages", config.mg_api_key)
+        self._domain = config.mg_domain
+        self._session.auth = ("api", config.mg_api_key)
+
+    def __repr__(self) -> str:
+        return f"MailgunProvider(base_url={self._base_url!r}, domain={self._domain!r})"
+
+    def _payload(self, message: Message, test_mode: bool) -> dict[str, Any]:
+        fields = [("from", str(message.sender))]
+        fields += [(kind, str(address)) for kind in ("to", "cc", "bcc") for address in getattr(message, kind)]
+        fields.append(("subject", message.subject))
+        fields += [(kind, body) for kind, body in (("text", message.text), ("html", message.html)) if body]
+        if message.reply_to:
+            fields.append(("h:Reply-To", str(message.reply_to)))
+        fields += [(f"h:{name}", value) for name, value in message.headers]
+        fields += [("o:tag", tag) for tag in message.tags]
+        if test_mode:
+            fields.append(("o:testmode", "yes"))
+        files = [("attachment", (a.filename, a.content, a.content_type)) for a in message.attachments]
+        # requests sends multipart when `files` is non-empty and url-encodes `data` otherwise.
+        return {"data": fields, "files": files}
+
+    _classify = staticmethod(classify)

@@ -1,0 +1,89 @@
+"""The SendGrid adapter: `POST /v3/mail/send` as v3 JSON, and what SendGrid's answers mean."""
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import requests
+
+from sendmailproxy.config import Config
+from sendmailproxy.message import Address, Attachment, Message
+from sendmailproxy.providers import http
+from sendmailproxy.providers.base import Outcome
+
+
+def classify(response: requests.Response) -> Outcome:
+    """Map one SendGrid answer to exactly one outcome class."""
+    if response.status_code in (200, 202):  # 202 queued; 200 is sandbox mode's "valid, not sent"
+        return Outcome(http.ACCEPTED, message_id=response.headers.get("X-Message-Id") or None,
+                       status=response.status_code)
+    return http.status_outcome(response, _error_text(response), reset_at=_reset_at(response))
+
+
+def _error_text(response: requests.Response) -> str:
+    # Error bodies are {"errors": [{"message", "field", "help"}]}; anything else is shown as text.
+    body = http.json_body(response)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return http.body_text(response)
+    texts = []
+    for error in errors:
+        if isinstance(error, dict):
+            field = f" (field: {error['field']})" if error.get("field") else ""
+            texts.append(f"{error.get('message') or 'error'}{field}")
+    return "; ".join(texts)
+
+
+def _reset_at(response: requests.Response) -> float | None:
+    try:
+        return float(response.headers["X-RateLimit-Reset"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _address(address: Address) -> dict[str, str]:
+    return {"email": address.email, "name": address.name} if address.name else {"email": address.email}
+
+
+class SendGridProvider(http.HttpProvider):
+    """Sends through SendGrid; probes in sandbox mode (validated, free, never delivered)."""
+
+    name = "sendgrid"
+
+    def __init__(self, config: Config):
+        super().__init__(config, config.sg_base_url, "/v3/mail/send", config.sg_api_key)
+        self._session.headers["Authorization"] = f"Bearer {config.sg_api_key}"
+
+    def _payload(self, message: Message, test_mode: bool) -> dict[str, Any]:
+        personalization = {"to": [_address(a) for a in message.to]}
+        for kind in ("cc", "bcc"):
+            if getattr(message, kind):
+                personalization[kind] = [_address(a) for a in getattr(message, kind)]
+        bodies = (("text/plain", message.text), ("text/html", message.html))  # SendGrid requires this order
+        payload: dict[str, Any] = {
+            "personalizations": [personalization],
+            "from": _address(message.sender),
+            "subject": message.subject,
+            "content": [{"type": kind, "value": body} for kind, body in bodies if body],
+        }
+        if message.reply_to:
+            payload["reply_to"] = _address(message.reply_to)
+        if message.attachments:
+            payload["attachments"] = [_attachment(a) for a in message.attachments]
+        if message.headers:
+            payload["headers"] = dict(message.headers)
+        if message.tags:
+            payload["categories"] = list(dict.fromkeys(message.tags))  # SendGrid wants them unique
+        if test_mode:
+            payload["mail_settings"] = {"sandbox_mode": {"enable": True}}
+        return {"json": payload}
+
+    _classify = staticmethod(classify)
+
+
+def _attachment(attachment: Attachment) -> dict[str, str]:
+    encoded = {"content": base64.b64encode(attachment.content).decode("ascii"), "filename": attachment.filename,
+               "disposition": "attachment"}
+    if attachment.content_type:  # the schema allows no empty type
+        encoded["type"] = attachment.content_type
+    return encoded

@@ -1,0 +1,84 @@
+"""Fixtures for the provider adapters: a config, a hermetic environment, and the table of messages to send."""
+import pytest
+import responses
+
+from sendmailproxy.config import Config
+from sendmailproxy.message import Address, Attachment, Message
+
+ANN = Address("ann@example.com")
+BOB = Address("bob@example.com", "Bob Jones")
+CAROL = Address("carol@example.com")
+SENDER = Address("sender@example.com")
+PDF = Attachment("report.pdf", "application/pdf", b"%PDF-1.4\x00\xff\xfe\x80\x81 not utf-8 \xc3\x28")
+NOTES = Attachment("résumé notes ✓.txt", "text/plain; charset=utf-8", "Grüße, 世界\n".encode())
+
+# Every adapter test that takes `case` runs once per message here; each test module states what it expects.
+MESSAGES = {
+    "single": Message(sender=SENDER, to=(ANN,), subject="Hello", text="Hi Ann"),
+    "many_recipients": Message(sender=SENDER, to=(ANN, BOB, CAROL), subject="Hello all", text="Hi all"),
+    "cc_bcc": Message(sender=SENDER, to=(ANN,), cc=(BOB, CAROL), bcc=(Address("dave@example.com"),),
+                      subject="Copies", text="See copies"),
+    "html_only": Message(sender=SENDER, to=(ANN,), subject="HTML", html="<p>Hi <b>Ann</b></p>"),
+    "text_and_html": Message(sender=SENDER, to=(ANN,), subject="Both", text="Hi", html="<p>Hi</p>"),
+    "reply_to": Message(sender=SENDER, to=(ANN,), subject="Reply", text="Reply, please",
+                        reply_to=Address("desk@example.com", "Support Desk")),
+    "display_names": Message(sender=Address("news@example.com", "Example News"),
+                             to=(Address("john@example.com", "Smith, John"),
+                                 Address("zoe@example.com", "Zoë Ünïcödé")),
+                             subject="Names", text="Names"),
+    "custom_headers": Message(sender=SENDER, to=(ANN,), subject="Headers", text="Headers",
+                              headers=(("X-Campaign", "spring-2025"), ("X-Greeting", "Grüße"))),
+    "tags": Message(sender=SENDER, to=(ANN,), subject="Tags", text="Tags", tags=("welcome", "onboarding")),
+    "attachments": Message(sender=SENDER, to=(ANN,), subject="Files", text="Two files",
+                           attachments=(PDF, NOTES)),
+    "unicode": Message(sender=Address("sender@example.com", "Émile Zola"),
+                       to=(Address("ann@example.com", "安妮"),),
+                       subject="Grüße aus Köln 🌍", text="Привет, мир ✓", html="<p>日本語のテキスト 🎉</p>",
+                       attachments=(NOTES,)),
+    "everything": Message(
+        sender=Address("news@example.com", "Example News"), to=(ANN, BOB), cc=(CAROL,),
+        bcc=(Address("dave@example.com"),), subject="Everything ✓", text="Plain ✓", html="<p>Rich ✓</p>",
+        reply_to=Address("desk@example.com", "Support Desk"),
+        headers=(("X-Campaign", "all"),), tags=("welcome", "digest"), attachments=(PDF, NOTES),
+    ),
+}
+
+
+def pytest_generate_tests(metafunc):
+    if "case" in metafunc.fixturenames:
+        metafunc.parametrize("case", list(MESSAGES), ids=list(MESSAGES))
+
+
+@pytest.fixture
+def message(case):
+    """The message of this table row."""
+    return MESSAGES[case]
+
+
+@pytest.fixture(autouse=True)
+def hermetic_environment(monkeypatch):
+    """No proxy or CA variables from the machine running the tests: sessions read them at construction."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def config():
+    """A complete config for both real adapters."""
+    return Config(
+        api_keys=("client-key",),
+        mg_domain="mg.example.com",
+        mg_api_key="key-mg-SECRET-0123456789",
+        sg_api_key="SG.sg-SECRET-abcdefghij",
+        poll_address="probe@example.com",
+        provider_timeout=2.0,
+        threads=4,
+    )
+
+
+@pytest.fixture
+def rsps():
+    """Outbound HTTP faked at the requests adapter; every registered answer must be used."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
