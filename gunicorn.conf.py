@@ -43,3 +43,27 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 def post_fork(server, worker):
     """Start this worker's probe thread (after the fork: threads do not survive one)."""
     worker.app.wsgi().extensions["sendmailproxy"].prober.ensure_running()
+    _stop_listening_when_draining(worker)
+
+
+def _stop_listening_when_draining(worker):
+    """On SIGTERM, close this worker's copy of the listening socket as soon as it stops accepting."""
+    # The master closes its copy at once, but every worker keeps one until its in-flight requests end; until
+    # then the kernel completes handshakes nobody will serve and resets them at exit. Closed copies make new
+    # connections refused at once, so clients retry elsewhere, while in-flight requests still finish.
+    stop_accepting = worker.set_accept_enabled  # gthread's; the functional tests notice if it goes away
+
+    def set_accept_enabled(enabled):
+        stop_accepting(enabled)
+        if not enabled and not worker.alive:
+            for listener in worker.sockets:
+                listener.close()
+
+    worker.set_accept_enabled = set_accept_enabled
+
+
+def pre_request(worker, req):
+    """Close the connection after a body we will refuse (413) rather than read it to reuse the connection."""
+    length = next((value for name, value in req.headers if name == "CONTENT-LENGTH"), "")
+    if length.isdigit() and int(length) > _config.max_body_bytes:
+        req.must_close = True

@@ -28,6 +28,34 @@ class ValidationFailedError(ApiError):
     status = 422
 
 
+class MalformedRequestError(ApiError):
+    """The body is not a JSON object."""
+
+    status = 400
+
+
+class UnauthorizedError(ApiError):
+    """The API key is missing or not one of the configured keys."""
+
+    status = 401
+
+
+class PayloadTooLargeError(ApiError):
+    """The body is over the configured limit."""
+
+    status = 413
+
+    def __init__(self, message: str):
+        # Closing stops a server that honours it from reading (draining) the rest of a huge body.
+        super().__init__(message, headers={"Connection": "close"})
+
+
+class UnsupportedMediaTypeError(ApiError):
+    """The body is not declared as JSON."""
+
+    status = 415
+
+
 class SendError(ApiError):
     """The message could not be handed to a provider; carries the attempts made, for the request log."""
 

@@ -1,0 +1,121 @@
+"""The HTTP API: POST /email, GET /healthcheck and GET /swagger.json, and the hooks every request passes."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+from flask import Blueprint, Response, g, request
+from marshmallow import ValidationError
+
+from sendmailproxy.errors import SendError, ValidationFailedError
+from sendmailproxy.intake import check_api_key, check_json_content_type, check_size, read_json_object
+from sendmailproxy.logconfig import REQUEST_ID
+from sendmailproxy.schemas import EMAIL_SCHEMA
+from sendmailproxy.service import current_service
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("api", __name__)
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "swagger.yaml"
+SPEC = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+_SPEC_JSON = json.dumps(SPEC).encode()  # serialised once: serving the spec is a byte copy
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+@blueprint.before_app_request
+def begin_request() -> None:
+    """Stamp the request with its id (the caller's if sane) and make sure this worker's prober runs."""
+    g.started = time.perf_counter()
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    g.request_id_token = REQUEST_ID.set(g.request_id)
+    g.provider, g.attempts = None, 0
+    current_service().prober.ensure_running()
+
+
+@blueprint.after_app_request
+def finish_request(response: Response) -> Response:
+    """Return the request id and write the request's one summary line."""
+    response.headers["X-Request-ID"] = g.request_id
+    log.info("request", extra={
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "duration_ms": round((time.perf_counter() - g.started) * 1000, 1),
+        "request_id": g.request_id,
+        "provider": g.provider,
+        "attempts": g.attempts,
+        "client_ip": request.remote_addr,
+    })
+    return response
+
+
+@blueprint.teardown_app_request
+def end_request(error: BaseException | None) -> None:
+    """Unset the request id so nothing logged after this request carries it."""
+    token = g.pop("request_id_token", None)
+    if token is not None:
+        REQUEST_ID.reset(token)
+
+
+# Routes take no automatic OPTIONS: this API has no browser clients to preflight, and an unlisted
+# method should get the same JSON 405 as any other.
+@blueprint.post("/email", provide_automatic_options=False)
+def send_email():
+    """Check, validate and send one message through the first provider that takes it."""
+    service = current_service()
+    check_size(service.config.max_body_bytes)  # the order of these checks is part of the contract
+    check_api_key(request.headers.get("X-API-KEY"), service.config.api_keys)
+    check_json_content_type()
+    payload = read_json_object(service.config.max_body_bytes)
+    try:
+        message = EMAIL_SCHEMA.load(payload)
+    except ValidationError as error:
+        raise ValidationFailedError("The message is invalid; see errors.",
+                                    body={"errors": error.messages}) from None
+    try:
+        delivery = service.dispatcher.send(message)
+    except SendError as error:
+        g.attempts = len(error.attempts)
+        raise
+    g.provider, g.attempts = delivery.provider, len(delivery.attempts)
+    return {"provider": delivery.provider, "id": delivery.message_id}
+
+
+@blueprint.get("/healthcheck", provide_automatic_options=False)
+def healthcheck():
+    """This worker's view of its providers. Always 200: an outage is no reason to restart pods."""
+    service = current_service()
+    circuits = service.circuits.snapshot()
+    alive = service.prober.is_alive()
+    age = service.prober.heartbeat_age()
+    now = time.monotonic()  # circuit times are monotonic clock readings
+    return {
+        "status": "ok" if alive and all(circuit.closed for circuit in circuits) else "degraded",
+        "pid": os.getpid(),
+        "prober": {"alive": alive, "heartbeat_age_seconds": None if age is None else round(age, 3)},
+        "circuits": {
+            circuit.provider: {
+                "state": circuit.state.value,
+                "seconds_in_state": round(now - circuit.since, 3),
+                "generation": circuit.generation,
+                "consecutive_failures": circuit.failures,
+                "last_failure": circuit.last_failure,
+                "last_reason": circuit.last_reason or None,
+                "probes": circuit.probes,
+            }
+            for circuit in circuits
+        },
+    }
+
+
+@blueprint.get("/swagger.json", provide_automatic_options=False)
+def swagger():
+    """The OpenAPI description of this API."""
+    return Response(_SPEC_JSON, mimetype="application/json")

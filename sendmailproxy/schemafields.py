@@ -1,0 +1,166 @@
+"""The custom marshmallow fields of the API, and the patterns they share with swagger.yaml."""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+
+from marshmallow import ValidationError, fields
+
+from sendmailproxy.message import Address
+
+MAX_ADDRESS_CHARS = 254
+MAX_RECIPIENTS = 1000  # to + cc + bcc, for both providers
+RESERVED_HEADERS = frozenset({"x-sg-id", "x-sg-eid"})  # the X- names SendGrid will not let us set
+
+# These patterns appear verbatim in swagger.yaml (tests/api/test_spec.py checks it), so they use only
+# syntax that ECMA-262 and Python share. Addresses are matched whole rather than with parseaddr,
+# which reads "a@x.org, b@y.org" as just a@x.org and would silently drop a recipient.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_MAILBOX = _ATOM + r"(?:\." + _ATOM + r")*@(?:" + _LABEL + r"\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])"
+# Display names may not hold quotes, brackets or control characters, nor `;` or `,` (SendGrid); unquoted,
+# not `@` either, so that "a@x.org <b@y.org>" is refused rather than read one way or the other.
+_NAME_CHAR = r'[^"\\<>,;\x00-\x1f\x7f]'
+_BARE_NAME_CHAR = r'[^"\\<>,;@\x00-\x1f\x7f]'
+# The same, printable ASCII only: SendGrid's rule for `from`.
+_ASCII_NAME_CHAR = r"[ !#-+\--:=?-\[\]-~]"
+_ASCII_BARE_NAME_CHAR = r"[ !#-+\--:=?A-\[\]-~]"
+
+
+def _address_pattern(name_char: str, bare_name_char: str) -> str:
+    return f'^(?:({_MAILBOX})|(?:"({name_char}*)" *|({bare_name_char}*))<({_MAILBOX})>)$'
+
+
+ADDRESS_PATTERN = _address_pattern(_NAME_CHAR, _BARE_NAME_CHAR)
+SENDER_PATTERN = _address_pattern(_ASCII_NAME_CHAR, _ASCII_BARE_NAME_CHAR)
+HEADER_NAME_PATTERN = r"^[Xx]-[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+TAG_PATTERN = r"^[ -~]{1,128}$"
+CONTENT_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
+
+
+def _string(value: object) -> str:
+    """A JSON string that can be sent as UTF-8 (the escape \\ud800 gives a lone surrogate, which cannot)."""
+    if not isinstance(value, str):
+        raise ValidationError("Not a valid string.")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValidationError("Not valid Unicode: contains a lone surrogate.") from None
+    return value
+
+
+def matches(pattern: str, message: str) -> Callable[[str], None]:
+    """A validator that fullmatches (a bare `$` would also accept a trailing newline)."""
+    regex = re.compile(pattern)
+
+    def check(value: str) -> None:
+        if not regex.fullmatch(value):
+            raise ValidationError(message)
+
+    return check
+
+
+class Text(fields.Field):
+    """A string; `header=True` also refuses CR and LF, which would let a caller inject mail headers."""
+
+    def __init__(self, *, header: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.header = header
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = _string(value)
+        if self.header and ("\r" in text or "\n" in text):
+            raise ValidationError("Must not contain CR or LF.")
+        return text
+
+
+class AddressField(fields.Field):
+    """`a@example.com` or `Name <a@example.com>`, as an Address."""
+
+    def __init__(self, *, sender: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.regex = re.compile(SENDER_PATTERN if sender else ADDRESS_PATTERN)
+        self.error = ("Not a valid address: use a@example.com or Name <a@example.com>; a name may not contain"
+                      ' " < > , ; or control characters' + (" and must be ASCII." if sender else "."))
+
+    def _deserialize(self, value, attr, data, **kwargs) -> Address:
+        text = _string(value)
+        if len(text) > MAX_ADDRESS_CHARS:
+            raise ValidationError(f"Longer than {MAX_ADDRESS_CHARS} characters.")
+        match = self.regex.fullmatch(text)
+        if not match:
+            raise ValidationError(self.error)
+        bare, quoted_name, name, email = match.groups()
+        if bare:
+            return Address(bare)
+        return Address(email, (quoted_name if quoted_name is not None else name).strip())
+
+
+class Recipients(fields.Field):
+    """One address or a list of them (the original API took a single string)."""
+
+    def __init__(self, *, min_items: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.min_items = min_items
+        self.address = AddressField()
+
+    def _deserialize(self, value, attr, data, **kwargs) -> tuple[Address, ...]:
+        if isinstance(value, str):
+            return (self.address.deserialize(value),)
+        if not isinstance(value, list):
+            raise ValidationError("Not a valid address or list of addresses.")
+        if not self.min_items <= len(value) <= MAX_RECIPIENTS:
+            raise ValidationError(f"Give {self.min_items} to {MAX_RECIPIENTS} addresses.")
+        addresses, errors = [], {}
+        for index, item in enumerate(value):
+            try:
+                addresses.append(self.address.deserialize(item))
+            except ValidationError as error:
+                errors[index] = error.messages
+        if errors:
+            raise ValidationError(errors)
+        return tuple(addresses)
+
+
+class HeaderName(fields.Field):
+    """A custom `X-` header name that SendGrid does not reserve."""
+
+    regex = re.compile(HEADER_NAME_PATTERN)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        name = _string(value)
+        if not self.regex.fullmatch(name):
+            raise ValidationError("Must be X- followed by letters, digits or !#$%&'*+.^_`|~-.")
+        if name.lower() in RESERVED_HEADERS:
+            raise ValidationError("Reserved by the mail provider.")
+        return name
+
+
+class Headers(fields.Dict):
+    """Custom headers, as (name, value) pairs."""
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=HeaderName(), values=Text(header=True), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> tuple[tuple[str, str], ...]:
+        headers = super()._deserialize(value, attr, data, **kwargs)
+        if len({name.lower() for name in headers}) < len(headers):
+            raise ValidationError("Header names must be unique, ignoring case.")
+        return tuple(headers.items())
+
+
+class Base64(fields.Field):
+    """Non-empty, strictly padded standard base64, as bytes."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bytes:
+        text = _string(value)
+        # validate=True still lets a stray "=" through when the length is off; whole quanta keep it strict.
+        if not text or len(text) % 4:
+            raise ValidationError("Not valid base64: expected padded groups of 4 characters.")
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("Not valid base64.") from None

@@ -1,0 +1,60 @@
+"""Fixtures for the HTTP API: a fresh app per test with fake providers, and a client that checks the spec."""
+from __future__ import annotations
+
+import json as jsonlib
+
+import pytest
+
+from sendmailproxy import create_app
+from sendmailproxy.config import Config
+from tests.api.support import KEY, MAX_BODY_BYTES, OLD_KEY, FakeProvider, SpecCheckingClient
+
+
+@pytest.fixture
+def providers() -> list[FakeProvider]:
+    return [FakeProvider("mailgun"), FakeProvider("sendgrid")]
+
+
+@pytest.fixture
+def config() -> Config:
+    # A long poll interval: no probe fires during a test, so an opened circuit stays open.
+    return Config(api_keys=(KEY, OLD_KEY), poll_interval=60.0, max_body_bytes=MAX_BODY_BYTES)
+
+
+@pytest.fixture
+def make_app(config, providers):
+    """Build the app from the `config` and `providers` fixtures; its prober stops after the test."""
+    apps = []
+
+    def make():
+        app = create_app(config, providers)
+        app.test_client_class = SpecCheckingClient
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["sendmailproxy"].prober.stop()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app) -> SpecCheckingClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def post_email(client):
+    """POST /email with the current key; `json` is sent as JSON unless `data` gives raw bytes."""
+
+    def post(json=None, *, data=None, headers=None, content_type="application/json"):
+        # Serialised here rather than by the client, which would sort the keys.
+        data = jsonlib.dumps(json).encode() if data is None else data
+        return client.post("/email", data=data, headers={"X-API-KEY": KEY, **(headers or {})},
+                           content_type=content_type)
+
+    return post

@@ -1,0 +1,50 @@
+"""GET /healthcheck: no key, always 200, and `degraded` when a circuit is open or the prober is not alive."""
+from __future__ import annotations
+
+import os
+
+from sendmailproxy.providers.base import Outcome, OutcomeKind
+from tests.api.support import MINIMAL
+
+
+def test_healthy(client):
+    response = client.get("/healthcheck")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert body["pid"] == os.getpid()
+    assert body["prober"]["alive"] is True
+    assert 0 <= body["prober"]["heartbeat_age_seconds"] < 5
+    assert set(body["circuits"]) == {"mailgun", "sendgrid"}
+    mailgun = body["circuits"]["mailgun"]
+    assert 0 <= mailgun.pop("seconds_in_state") < 5
+    assert mailgun == {"state": "closed", "generation": 0, "consecutive_failures": 0, "last_failure": None,
+                       "last_reason": None, "probes": 0}
+
+
+def test_open_circuit_is_degraded_but_200(client, post_email, providers):
+    providers[0].outcome = Outcome(OutcomeKind.NOT_ACCEPTED, reason="HTTP 401", status=401)
+    post_email(MINIMAL)
+    response = client.get("/healthcheck")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "degraded"
+    assert body["circuits"]["mailgun"] | {"seconds_in_state": 0} == {
+        "state": "open", "seconds_in_state": 0, "generation": 1, "consecutive_failures": 1,
+        "last_failure": "not_accepted", "last_reason": "HTTP 401", "probes": 0,
+    }
+    assert body["circuits"]["sendgrid"]["state"] == "closed"
+
+
+def test_dead_prober_is_degraded_but_200(app, client, monkeypatch):
+    monkeypatch.setattr(app.extensions["sendmailproxy"].prober, "is_alive", lambda: False)
+    response = client.get("/healthcheck")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "degraded"
+    assert response.get_json()["prober"]["alive"] is False
+
+
+def test_head_answers_without_a_body(client):
+    response = client.head("/healthcheck")
+    assert response.status_code == 200
+    assert response.get_data() == b""

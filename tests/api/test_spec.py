@@ -1,0 +1,71 @@
+"""swagger.yaml: a valid OpenAPI document, served as JSON, that says exactly what the code does."""
+from __future__ import annotations
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from marshmallow import validate
+from openapi_spec_validator import validate as validate_spec
+
+from sendmailproxy import schemafields
+from sendmailproxy.api import SPEC, SPEC_PATH
+from sendmailproxy.schemas import EmailSchema
+
+SCHEMAS = SPEC["components"]["schemas"]
+
+
+def test_the_served_spec_is_valid_and_is_swagger_yaml(client):
+    response = client.get("/swagger.json")  # no key needed
+    assert response.status_code == 200
+    served = response.get_json()
+    validate_spec(served)
+    assert served == yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+
+
+def test_every_api_route_and_method_is_documented(app):
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")]
+    routes = {(rule.rule, method.lower()) for rule in rules for method in rule.methods - {"HEAD", "OPTIONS"}}
+    documented = {(path, method) for path, operations in SPEC["paths"].items() for method in operations}
+    assert routes == documented
+
+
+def test_email_requires_the_api_key_and_nothing_else_does():
+    assert SPEC["paths"]["/email"]["post"]["security"] == [{"apiKey": []}]
+    scheme = SPEC["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-KEY")
+    assert "security" not in SPEC
+    assert all("security" not in SPEC["paths"][path]["get"] for path in ("/healthcheck", "/swagger.json"))
+
+
+def test_request_fields_match_the_schema():
+    request = SCHEMAS["EmailRequest"]
+    fields = EmailSchema().fields
+    assert set(request["properties"]) == set(fields)
+    assert set(request["required"]) == {name for name, field in fields.items() if field.required}
+    assert request["additionalProperties"] is False
+    assert SCHEMAS["Attachment"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("where, pattern", [
+    (("Address",), schemafields.ADDRESS_PATTERN),
+    (("SenderAddress",), schemafields.SENDER_PATTERN),
+    (("EmailRequest", "properties", "tags", "items"), schemafields.TAG_PATTERN),
+    (("Attachment", "properties", "contenttype"), schemafields.CONTENT_TYPE_PATTERN),
+])
+def test_spec_patterns_are_the_code_patterns(where, pattern):
+    node = SCHEMAS
+    for key in where:
+        node = node[key]
+    assert node["pattern"] == pattern
+
+
+def test_header_name_rule_is_described():
+    assert schemafields.HEADER_NAME_PATTERN in SCHEMAS["EmailRequest"]["properties"]["headers"]["description"]
+
+
+@settings(max_examples=40, deadline=None)  # the pattern is big, so each example is slow to draw
+@given(st.from_regex(schemafields.ADDRESS_PATTERN, fullmatch=True).filter(lambda text: len(text) <= 254))
+def test_every_address_the_pattern_admits_is_one_marshmallow_accepts(text):
+    address = schemafields.AddressField().deserialize(text)
+    validate.Email()(address.email)
