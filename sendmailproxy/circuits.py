@@ -2,17 +2,19 @@
 
 Request threads only open circuits; the probe thread alone closes them. Every change bumps the
 generation, and a result is applied only to the generation it was computed against, so a late
-answer from an older state cannot change a newer one.
+answer from an older state cannot change a newer one. Each write re-reads and replaces the record
+under a short lock (never held across a provider call), so an older read never overwrites a newer
+record; reads, and outcomes that change nothing, take no lock.
 
-Races we accept (see docs/resilience): a thread that read CLOSED just before another opened the
-circuit may still send; two failing threads may open the same generation twice (same result);
-the consecutive-failure count may lose an increment under contention (it only delays a trip).
+Race we accept (see docs/resilience): a thread that read CLOSED just before another opened the
+circuit may still send.
 """
 from __future__ import annotations
 
 import enum
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
@@ -66,6 +68,7 @@ class Circuits:
         self._on_change = on_change
         now = clock()
         self._records = {name: Circuit(name, since=now) for name in providers}
+        self._write_lock = threading.Lock()
 
     def __getitem__(self, provider: str) -> Circuit:
         return self._records[provider]
@@ -76,22 +79,27 @@ class Circuits:
     def record_outcome(self, seen: Circuit, outcome: Outcome) -> None:
         """From a request thread: count a provider failure (maybe opening) or reset the count on success."""
         current = self._records[seen.provider]
-        if outcome.kind is OutcomeKind.REJECTED or current.generation != seen.generation or not current.closed:
+        if current.generation != seen.generation or not current.closed:
             return
-        if outcome.kind is OutcomeKind.ACCEPTED:
-            if current.failures:  # write only when something changes: the send path stays read-only
+        if outcome.kind is OutcomeKind.ACCEPTED and not current.failures:
+            return  # nothing changes: the common send path stays read-only and lock-free
+        now, delay = self._clock(), self._probe_delay(outcome)
+        with self._write_lock:
+            current = self._records[seen.provider]
+            if current.generation != seen.generation or not current.closed:
+                return
+            if outcome.kind is OutcomeKind.ACCEPTED:
                 self._records[seen.provider] = replace(current, failures=0)
-            return
-        failed = replace(current, failures=current.failures + 1, last_failure=outcome.kind.value,
-                         last_reason=outcome.reason)
-        if failed.failures < self._threshold:
-            self._records[seen.provider] = failed
-            return
-        now = self._clock()
-        self._change(current, replace(
-            failed, state=State.OPEN, generation=current.generation + 1, since=now, probes=0,
-            next_probe_at=now + self._probe_delay(outcome),
-        ), outcome.reason)
+                return
+            failed = replace(current, failures=current.failures + 1, last_failure=outcome.kind.value,
+                             last_reason=outcome.reason)
+            if failed.failures < self._threshold:
+                self._records[seen.provider] = failed
+                return
+            opened = replace(failed, state=State.OPEN, generation=current.generation + 1, since=now, probes=0,
+                             next_probe_at=now + delay)
+            self._records[seen.provider] = opened
+        self._announce(current, opened, outcome.reason)
 
     def due_probes(self) -> list[Circuit]:
         """Open circuits whose next probe is due."""
@@ -100,18 +108,21 @@ class Circuits:
 
     def record_probe(self, seen: Circuit, outcome: Outcome) -> None:
         """From the probe thread alone: close on acceptance, else schedule the next probe."""
-        current = self._records[seen.provider]
-        if current.closed or current.generation != seen.generation:
-            return
-        now = self._clock()
-        if outcome.kind is OutcomeKind.ACCEPTED:
-            self._change(current, Circuit(current.provider, generation=current.generation + 1, since=now,
-                                          probes=current.probes + 1), "probe accepted")
-            return
-        self._records[seen.provider] = replace(
-            current, probes=current.probes + 1, next_probe_at=now + self._probe_delay(outcome),
-            last_failure=outcome.kind.value, last_reason=outcome.reason,
-        )
+        now, delay = self._clock(), self._probe_delay(outcome)
+        with self._write_lock:
+            current = self._records[seen.provider]
+            if current.closed or current.generation != seen.generation:
+                return
+            if outcome.kind is not OutcomeKind.ACCEPTED:
+                self._records[seen.provider] = replace(
+                    current, probes=current.probes + 1, next_probe_at=now + delay,
+                    last_failure=outcome.kind.value, last_reason=outcome.reason,
+                )
+                return
+            closed = Circuit(current.provider, generation=current.generation + 1, since=now,
+                             probes=current.probes + 1)
+            self._records[seen.provider] = closed
+        self._announce(current, closed, "probe accepted")
 
     def seconds_until_probe(self) -> float:
         """How long until the next probe of any open circuit (the 503's Retry-After)."""
@@ -122,8 +133,8 @@ class Circuits:
         # Jitter keeps N workers from probing in lock-step; a 429's reset hint is a floor.
         return max(self._poll_interval * self._jitter(), outcome.retry_after or 0.0)
 
-    def _change(self, old: Circuit, new: Circuit, reason: str) -> None:
-        self._records[new.provider] = new
+    def _announce(self, old: Circuit, new: Circuit, reason: str) -> None:
+        # Outside the write lock: a slow log handler or callback must not hold up other writers.
         log.log(
             logging.INFO if new.closed else logging.WARNING, "circuit %s", new.state.value,
             extra={"provider": new.provider, "from": old.state.value, "to": new.state.value,

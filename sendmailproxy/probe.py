@@ -8,7 +8,7 @@ import time
 from typing import Callable, Sequence
 
 from sendmailproxy.circuits import Circuits
-from sendmailproxy.providers.base import Provider
+from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,12 @@ class Prober:
     def probe_due(self) -> None:
         """One round: probe every open circuit that is due, and record each result."""
         for circuit in self.circuits.due_probes():
-            outcome = self.providers[circuit.provider].probe()
+            try:
+                outcome = self.providers[circuit.provider].probe()
+            except Exception as error:  # noqa: BLE001 - one broken probe must not starve the others
+                log.exception("probe raised", extra={"provider": circuit.provider})
+                # Counted as a failed probe, so the next one waits an interval instead of every tick.
+                outcome = Outcome(OutcomeKind.NOT_ACCEPTED, reason=f"probe raised {type(error).__name__}")
             log.info("probe", extra={"provider": circuit.provider, "outcome": outcome.kind.value,
                                      "reason": outcome.reason or None, "generation": circuit.generation})
             self.circuits.record_probe(circuit, outcome)
