@@ -1,8 +1,23 @@
 """Gunicorn settings for sendmailproxy: one section per concern, every value from SMSP_* / WEB_CONCURRENCY."""
+import glob
 import os
+import shutil
+import tempfile
 
-from sendmailproxy.config import load_or_exit
-from sendmailproxy.logconfig import logging_config
+# --- Metrics (first: prometheus_client picks multiprocess mode when it is imported, so the directory must
+# be known before the app is). Each worker writes its own files there; /metrics sums them. A directory
+# we are given (Kubernetes mounts one) is emptied of an earlier run's files; otherwise we make our own.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _metrics_dir, _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"], False
+    os.makedirs(_metrics_dir, exist_ok=True)
+    for stale in glob.glob(os.path.join(_metrics_dir, "*.db")):
+        os.remove(stale)
+else:
+    _metrics_dir, _own_metrics_dir = tempfile.mkdtemp(prefix="sendmailproxy-metrics-"), True
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+from sendmailproxy.config import load_or_exit  # noqa: E402 - after the metrics directory, see above
+from sendmailproxy.logconfig import logging_config  # noqa: E402
 
 # Validated once, before any worker forks: a bad environment stops the master with one readable message.
 _config = load_or_exit()
@@ -67,3 +82,15 @@ def pre_request(worker, req):
     length = next((value for name, value in req.headers if name == "CONTENT-LENGTH"), "")
     if length.isdigit() and int(length) > _config.max_body_bytes:
         req.must_close = True
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges (its circuit states), so a replaced worker's open circuit is not reported."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

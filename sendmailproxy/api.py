@@ -13,6 +13,7 @@ import yaml
 from flask import Blueprint, Response, g, request
 from marshmallow import ValidationError
 
+from sendmailproxy import metrics
 from sendmailproxy.errors import SendError, ValidationFailedError
 from sendmailproxy.intake import check_api_key, check_json_content_type, check_size, read_json_object
 from sendmailproxy.logconfig import REQUEST_ID
@@ -43,6 +44,8 @@ def begin_request() -> None:
 def finish_request(response: Response) -> Response:
     """Return the request id and write the request's one summary line."""
     response.headers["X-Request-ID"] = g.request_id
+    route = request.url_rule.rule if request.url_rule else "unmatched"  # bounded label values
+    metrics.HTTP_REQUESTS.labels(route, request.method, response.status_code).inc()
     log.info("request", extra={
         "method": request.method,
         "path": request.path,
@@ -119,3 +122,10 @@ def healthcheck():
 def swagger():
     """The OpenAPI description of this API."""
     return Response(_SPEC_JSON, mimetype="application/json")
+
+
+@blueprint.get("/metrics", provide_automatic_options=False)
+def prometheus_metrics():
+    """Prometheus exposition of every worker's metrics."""
+    body, content_type = metrics.render()
+    return Response(body, content_type=content_type)

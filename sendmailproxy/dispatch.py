@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
+from sendmailproxy import metrics
 from sendmailproxy.circuits import Circuits
 from sendmailproxy.errors import (
     AllCircuitsOpenError,
@@ -71,6 +72,7 @@ class Dispatcher:
                     body={"provider": provider.name}, attempts=tuple(attempts))
             # NOT_ACCEPTED: nothing was taken, so the next provider is safe.
         if not attempts:
+            metrics.ALL_CIRCUITS_OPEN.inc()
             raise AllCircuitsOpenError("Every provider's circuit is open; nothing was sent.",
                                        retry_after=self.circuits.seconds_until_probe())
         raise AllProvidersFailedError(
@@ -83,6 +85,8 @@ class Dispatcher:
         started = time.perf_counter()
         outcome = provider.send(message)
         attempt = Attempt(provider.name, outcome, time.perf_counter() - started)
+        metrics.PROVIDER_ATTEMPTS.labels(provider.name, outcome.kind.value).inc()
+        metrics.PROVIDER_LATENCY.labels(provider.name).observe(attempt.seconds)
         log.log(_level(outcome), "provider attempt", extra={
             "provider": provider.name, "outcome": outcome.kind.value, "provider_status": outcome.status,
             "duration_ms": round(attempt.seconds * 1000, 1), "reason": outcome.reason or None})

@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Callable, Sequence
 
+from sendmailproxy import metrics
 from sendmailproxy.circuits import Circuits
 from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
 
@@ -40,6 +41,7 @@ class Prober:
                 outcome = Outcome(OutcomeKind.NOT_ACCEPTED, reason=f"probe raised {type(error).__name__}")
             log.info("probe", extra={"provider": circuit.provider, "outcome": outcome.kind.value,
                                      "reason": outcome.reason or None, "generation": circuit.generation})
+            metrics.PROBES.labels(circuit.provider, outcome.kind.value).inc()
             self.circuits.record_probe(circuit, outcome)
 
     def heartbeat_age(self) -> float | None:
@@ -70,6 +72,7 @@ class Prober:
 
     def _run(self) -> None:
         me = threading.current_thread()
+        metrics.publish_circuits(self.circuits)  # this worker's gauges exist from its start
         while self._thread is me and not self._stop.is_set():
             self.heartbeat = self.clock()
             try:

@@ -6,6 +6,7 @@ from typing import Sequence
 
 from flask import current_app
 
+from sendmailproxy import metrics
 from sendmailproxy.circuits import Circuits
 from sendmailproxy.config import Config
 from sendmailproxy.dispatch import Dispatcher
@@ -29,7 +30,7 @@ class Service:
 
             providers = build_providers(config)
         circuits = Circuits([p.name for p in providers], threshold=config.failure_threshold,
-                            poll_interval=config.poll_interval)
+                            poll_interval=config.poll_interval, on_change=metrics.circuit_changed)
         prober = Prober(circuits, providers, poll_interval=config.poll_interval,
                         provider_timeout=config.provider_timeout)
         return cls(config, circuits, Dispatcher(providers, circuits), prober)

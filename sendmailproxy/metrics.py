@@ -1,0 +1,51 @@
+"""Prometheus metrics, summed across gunicorn workers by prometheus_client's multiprocess mode.
+
+Multiprocess mode is chosen by PROMETHEUS_MULTIPROC_DIR being set before prometheus_client is first
+imported; gunicorn.conf.py prepares that directory. Without it (tests, Flask's dev server) the
+metrics live in this process only.
+"""
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+HTTP_REQUESTS = Counter("smsp_http_requests", "HTTP requests answered.", ["route", "method", "status"])
+PROVIDER_ATTEMPTS = Counter("smsp_provider_attempts", "Provider calls, by outcome class.", ["provider", "outcome"])
+PROVIDER_LATENCY = Histogram(
+    "smsp_provider_latency_seconds", "Time a provider took to answer a send.", ["provider"],
+    buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 4, 8))
+# Each worker keeps its own circuits, so the truth is per worker: one series per live pid.
+CIRCUIT_OPEN = Gauge("smsp_circuit_open", "1 while this worker's circuit for the provider is open.",
+                     ["provider"], multiprocess_mode="liveall")
+PROBES = Counter("smsp_probes", "Probes sent while a circuit was open, by outcome class.", ["provider", "result"])
+ALL_CIRCUITS_OPEN = Counter("smsp_all_circuits_open", "Requests answered 503 because every circuit was open.")
+
+
+def publish_circuits(circuits) -> None:
+    """Set every circuit gauge of this process to its current state."""
+    for circuit in circuits.snapshot():
+        CIRCUIT_OPEN.labels(circuit.provider).set(0 if circuit.closed else 1)
+
+
+def circuit_changed(old, new, reason: str) -> None:
+    """Circuits' on_change callback."""
+    CIRCUIT_OPEN.labels(new.provider).set(0 if new.closed else 1)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text of every worker (multiprocess mode) or of this process."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
