@@ -79,7 +79,7 @@ class Circuits:
     def record_outcome(self, seen: Circuit, outcome: Outcome) -> None:
         """From a request thread: count a provider failure (maybe opening) or reset the count on success."""
         current = self._records[seen.provider]
-        if current.generation != seen.generation or not current.closed:
+        if outcome.kind is OutcomeKind.REJECTED or current.generation != seen.generation or not current.closed:
             return
         if outcome.kind is OutcomeKind.ACCEPTED and not current.failures:
             return  # nothing changes: the common send path stays read-only and lock-free

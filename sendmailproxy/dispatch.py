@@ -83,7 +83,11 @@ class Dispatcher:
     @staticmethod
     def _attempt(provider: Provider, message: Message) -> Attempt:
         started = time.perf_counter()
-        outcome = provider.send(message)
+        try:
+            outcome = provider.send(message)
+        except Exception as error:  # noqa: BLE001 - an adapter bug must not become a 500 or a re-send
+            log.exception("provider adapter raised", extra={"provider": provider.name})
+            outcome = Outcome(OutcomeKind.AMBIGUOUS, reason=f"adapter error {type(error).__name__}")
         attempt = Attempt(provider.name, outcome, time.perf_counter() - started)
         metrics.PROVIDER_ATTEMPTS.labels(provider.name, outcome.kind.value).inc()
         metrics.PROVIDER_LATENCY.labels(provider.name).observe(attempt.seconds)

@@ -39,7 +39,7 @@ class Prober:
                 log.exception("probe raised", extra={"provider": circuit.provider})
                 # Counted as a failed probe, so the next one waits an interval instead of every tick.
                 outcome = Outcome(OutcomeKind.NOT_ACCEPTED, reason=f"probe raised {type(error).__name__}")
-            log.info("probe", extra={"provider": circuit.provider, "outcome": outcome.kind.value,
+            log.log(_level(outcome), "probe", extra={"provider": circuit.provider, "outcome": outcome.kind.value,
                                      "reason": outcome.reason or None, "generation": circuit.generation})
             metrics.PROBES.labels(circuit.provider, outcome.kind.value).inc()
             self.circuits.record_probe(circuit, outcome)
@@ -80,3 +80,12 @@ class Prober:
             except Exception:  # noqa: BLE001 - the prober must never die silently
                 log.exception("probe round failed; continuing")
             self._stop.wait(self.tick)
+
+
+def _level(outcome: Outcome) -> int:
+    if outcome.kind is OutcomeKind.ACCEPTED:
+        return logging.INFO
+    if outcome.kind is OutcomeKind.REJECTED or outcome.status in (401, 403):
+        # A rejected probe (a bad SMSP_POLL_MESSAGE_ADDRESS) or a bad key keeps the circuit open for good.
+        return logging.ERROR
+    return logging.WARNING

@@ -220,3 +220,17 @@ def test_attempts_record_each_call(world_factory, make_outcome, make_message):
     assert [(a.provider, a.outcome.reason) for a in delivery.attempts] == [
         ("p1", "connect timeout"), ("p2", "403"), ("p3", "")]
     assert all(a.seconds >= 0 for a in delivery.attempts)
+
+
+def test_an_adapter_that_raises_is_an_unknown_outcome_not_a_500(world_factory, make_message):
+    world = world_factory("p1", "p2")
+
+    def explode(message):
+        raise RuntimeError("adapter bug")
+
+    world.providers["p1"].send = explode
+    with pytest.raises(OutcomeUnknownError) as raised:
+        world.dispatcher.send(make_message())
+    assert "p1" in raised.value.message
+    assert not world.circuits["p1"].closed
+    assert world.providers["p2"].sent == []  # an unknown outcome is never re-sent
