@@ -86,11 +86,11 @@ def test_unknown_routes_and_methods_answer_json(client, caplog, method, path, st
     assert len(request_lines(caplog)) == 1
 
 
-def test_an_unexpected_error_is_a_json_500_without_a_traceback(post_email, providers):
+def test_an_unexpected_error_is_a_json_500_without_a_traceback(app, post_email, monkeypatch):
     def explode(message):
         raise RuntimeError("secret internals")
 
-    providers[0].send = explode
+    monkeypatch.setattr(app.extensions["sendmailproxy"].dispatcher, "send", explode)
     response = post_email(MINIMAL)
     assert response.status_code == 500
     assert response.get_json() == {"message": "Internal server error."}
