@@ -48,3 +48,23 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call" and report.failed:
         item.failed = True
     return report
+
+
+@pytest.fixture(scope="module")
+def start_module_service(fake, tmp_path_factory, request):
+    """Like start_service, for a module whose tests share one gunicorn (each test resets its own faults)."""
+    started: list[Gunicorn] = []
+    failed_before = request.session.testsfailed
+    log_dir = tmp_path_factory.mktemp("gunicorn")
+
+    def start(app: str = "wsgi:app", **overrides) -> Gunicorn:
+        service = Gunicorn(provider_env(fake, **overrides), log_dir / f"gunicorn-{len(started)}.log", app=app)
+        started.append(service)
+        return service.start()
+
+    yield start
+    for service in started:
+        service.stop()
+    if request.session.testsfailed > failed_before:
+        for service in started:
+            print(f"\n--- {service.log_path} (tail) ---\n{service.log_tail()}")

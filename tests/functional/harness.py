@@ -9,11 +9,15 @@ import sys
 import time
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import requests
+from werkzeug.test import EnvironBuilder, TestResponse
+from werkzeug.wrappers import Request
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "functional-test-key"
+RAISE_HEADER = "X-Functional-Raise"  # makes tests/functional/faulty_wsgi.py raise inside the app
 
 
 def free_port() -> int:
@@ -37,7 +41,8 @@ def wait_for(condition: Callable[[], object], timeout: float, interval: float = 
 class Gunicorn:
     """`gunicorn -c gunicorn.conf.py wsgi:app` as a child process, with its output kept in a log file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, app: str = "wsgi:app"):
+        self.app = app  # a test may serve a wrapper of the production app (see faulty_wsgi.py)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -47,7 +52,7 @@ class Gunicorn:
     def start(self, timeout: float = 30) -> "Gunicorn":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", self.app],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         workers = int(self.env.get("WEB_CONCURRENCY", "2"))
@@ -89,12 +94,29 @@ class Gunicorn:
         seen: dict[int, dict] = {}
 
         def all_answered():
-            body = requests.get(self.url + "/healthcheck", timeout=2, headers={"Connection": "close"}).json()
+            try:
+                body = requests.get(self.url + "/healthcheck", timeout=2,
+                                    headers={"Connection": "close"}).json()
+            except requests.RequestException:
+                return False  # a busy worker may be slow to answer; the deadline still bounds the wait
             seen[body["pid"]] = body
             return self.worker_pids() <= set(seen)
 
         wait_for(all_answered, timeout, 0, "every worker to answer /healthcheck")
         return {pid: seen[pid] for pid in self.worker_pids() if pid in seen}
+
+    def wait_for_workers(self, count: int, exclude: set[int] = frozenset(), timeout: float = 30) -> set[int]:
+        """The worker pids once exactly `count` are alive and none of them is in `exclude`."""
+        def ready():
+            pids = self.worker_pids()
+            return pids if len(pids) == count and not pids & exclude else None
+
+        return wait_for(ready, timeout, 0.1, f"{count} workers other than {sorted(exclude)}")
+
+    def circuit_states(self, provider: str = "mailgun", timeout: float = 10) -> dict[int, str]:
+        """Each live worker's circuit state for `provider`: pid -> "closed" or "open"."""
+        return {pid: health["circuits"][provider]["state"]
+                for pid, health in self.health_of_every_worker(timeout).items()}
 
     def log_tail(self, lines: int = 60) -> str:
         try:
@@ -108,6 +130,13 @@ class Gunicorn:
                 "subject": "functional test", "plaintextbody": "hello", **fields}
         return (session or requests).post(self.url + "/email", json=body, timeout=timeout,
                                           headers={"X-API-KEY": API_KEY})
+
+
+def as_test_response(response: requests.Response) -> TestResponse:
+    """A response off the wire as a werkzeug TestResponse, for checkers written for Flask's test client."""
+    request = Request(EnvironBuilder(path=urlsplit(response.request.url).path,
+                                     method=response.request.method).get_environ())
+    return TestResponse(response.content, response.status_code, list(response.headers.items()), request)
 
 
 def provider_env(fake, **overrides) -> dict[str, str]:

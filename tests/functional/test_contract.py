@@ -1,0 +1,214 @@
+"""Contract: every status swagger.yaml documents, reached over real HTTP against gunicorn and checked.
+
+The (path, method, status) list comes from the spec itself, so a newly documented status fails here until a
+way to reach it is added to REACHERS. Bodies and headers are checked by tests/api/spec_check.py, the same
+checker the in-process API tests use.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Callable
+
+import pytest
+import requests
+
+from sendmailproxy.api import SPEC
+from tests.api.spec_check import assert_response_matches_spec
+from tests.functional.harness import API_KEY, RAISE_HEADER, Gunicorn, as_test_response, wait_for
+
+pytestmark = pytest.mark.functional
+
+MAX_BODY_BYTES = 64 * 1024
+UNLISTED_PATH = "/no-such-path"
+
+
+def documented_statuses() -> list[tuple[str, str, int]]:
+    """Every (path, METHOD, status) of swagger.yaml, plus the 404/405 its components promise for the rest."""
+    cases = [(path, method.upper(), int(status))
+             for path, operations in SPEC["paths"].items()
+             for method, operation in operations.items()
+             for status in operation["responses"]]
+    if "NotFound" in SPEC["components"]["responses"]:
+        cases.append((UNLISTED_PATH, "GET", 404))
+    if "MethodNotAllowed" in SPEC["components"]["responses"]:
+        cases.append(("/email", "GET", 405))
+    return cases
+
+
+Reacher = Callable[[Gunicorn, object, str, str], requests.Response]
+REACHERS: dict[tuple[str, str, int], list[Reacher]] = {}
+
+
+def reaches(path: str, method: str, status: int):
+    """Register `function(service, fake, path, method)`, which gets `status` from the service."""
+    def register(function: Reacher) -> Reacher:
+        REACHERS.setdefault((path, method, status), []).append(function)
+        return function
+    return register
+
+
+def post_email(service: Gunicorn, body: bytes | None = None, **headers) -> requests.Response:
+    headers = {"X-API-KEY": API_KEY, "Content-Type": "application/json", **headers}
+    if body is None:
+        body = json.dumps({"fromaddress": "sender@example.com", "toaddress": "rcpt@example.com",
+                           "subject": f"contract-{uuid.uuid4().hex}", "plaintextbody": "hello"}).encode()
+    return requests.post(service.url + "/email", data=body, headers=headers, timeout=15)
+
+
+def delivered(fake) -> list[dict]:
+    return fake.control.messages(probes=False)
+
+
+@reaches("/email", "POST", 200)
+def accepted(service, fake, path, method):
+    response = post_email(service)
+    [record] = delivered(fake)
+    assert (record["provider"], record["id"]) == (response.json()["provider"], response.json()["id"])
+    return response
+
+
+@reaches("/email", "POST", 400)
+def not_json(service, fake, path, method):
+    return post_email(service, b'{"fromaddress": ')
+
+
+@reaches("/email", "POST", 401)
+def no_key(service, fake, path, method):
+    return post_email(service, **{"X-API-KEY": ""})
+
+
+@reaches("/email", "POST", 413)
+def too_large(service, fake, path, method):
+    return post_email(service, b" " * (MAX_BODY_BYTES + 1))
+
+
+@reaches("/email", "POST", 415)
+def not_declared_json(service, fake, path, method):
+    return post_email(service, **{"Content-Type": "text/plain"})
+
+
+@reaches("/email", "POST", 422)
+def invalid_fields(service, fake, path, method):
+    response = post_email(service, json.dumps({"fromaddress": "sender@example.com"}).encode())
+    assert set(response.json()["errors"]) >= {"toaddress", "subject"}
+    return response
+
+
+@reaches("/email", "POST", 422)
+def rejected_by_provider(service, fake, path, method):
+    # Our validator is meant to refuse whatever a provider would, so no valid message is refused by the
+    # fake; a Mailgun 400 stands in for the rare rejection that slips through.
+    fake.control.set_fault("mailgun", "status", status=400)
+    response = post_email(service)
+    assert response.json()["provider"] == "mailgun"
+    assert delivered(fake) == [], "a rejected message must not be tried elsewhere"
+    return response
+
+
+@reaches("/email", "POST", 500)
+@reaches("/healthcheck", "GET", 500)
+@reaches("/swagger.json", "GET", 500)
+@reaches("/metrics", "GET", 500)
+def unexpected_exception(service, fake, path, method):
+    # Only reachable by injection: see tests/functional/faulty_wsgi.py.
+    response = requests.request(method, service.url + path, timeout=15,
+                                headers={RAISE_HEADER: "1", "X-API-KEY": API_KEY})
+    assert "Traceback" not in response.text and "RuntimeError" not in response.text
+    return response
+
+
+@reaches("/email", "POST", 502)
+def outcome_unknown(service, fake, path, method):
+    fake.control.set_fault("mailgun", "status", status=503)
+    response = post_email(service)
+    assert response.json()["provider"] == "mailgun" and "may or may not" in response.json()["message"]
+    assert delivered(fake) == [], "an ambiguous failure must not be re-sent elsewhere"
+    return response
+
+
+@reaches("/email", "POST", 502)
+def every_provider_failed(service, fake, path, method):
+    for provider in ("mailgun", "sendgrid"):
+        fake.control.set_fault(provider, "stopped")
+    response = post_email(service)
+    assert "provider" not in response.json()
+    return response
+
+
+@reaches("/email", "POST", 503)
+def every_circuit_open(service, fake, path, method):
+    for provider in ("mailgun", "sendgrid"):
+        fake.control.set_fault(provider, "status", status=401)  # probes fail too: the circuits stay open
+    assert post_email(service).status_code == 502
+    response = post_email(service)
+    assert response.json()["retry_after"] == int(response.headers["Retry-After"])
+    return response
+
+
+@reaches("/email", "POST", 504)
+def provider_timeout(service, fake, path, method):
+    fake.control.set_fault("mailgun", "hang")
+    response = post_email(service)
+    assert response.json()["provider"] == "mailgun"
+    assert delivered(fake) == []
+    return response
+
+
+@reaches("/healthcheck", "GET", 200)
+@reaches("/swagger.json", "GET", 200)
+@reaches("/metrics", "GET", 200)
+@reaches("/docs", "GET", 200)
+def plain_get(service, fake, path, method):
+    return requests.get(service.url + path, timeout=15)
+
+
+@reaches(UNLISTED_PATH, "GET", 404)
+def unlisted_path(service, fake, path, method):
+    return requests.get(service.url + UNLISTED_PATH, timeout=15)
+
+
+@reaches("/email", "GET", 405)
+def unlisted_method(service, fake, path, method):
+    response = requests.get(service.url + "/email", timeout=15)
+    assert response.headers["Allow"] == "POST"
+    return response
+
+
+@pytest.fixture(scope="module")
+def service(start_module_service):
+    # One worker, so a circuit opened by one request is the one the next request meets.
+    return start_module_service(app="tests.functional.faulty_wsgi:app", WEB_CONCURRENCY=1,
+                                SMSP_MAX_BODY_BYTES=MAX_BODY_BYTES, SMSP_POLL_INTERVAL=0.5,
+                                SMSP_PROVIDER_TIMEOUT=1)
+
+
+@pytest.fixture
+def healthy(service, fake):
+    """Both providers ok, no records, and every circuit closed, before and after the test."""
+    def settle():
+        fake.control.reset_faults()
+        wait_for(lambda: set(service.circuit_states("mailgun").values()) == {"closed"}
+                 and set(service.circuit_states("sendgrid").values()) == {"closed"}, 15,
+                 what="every circuit to close")
+        fake.control.clear()
+
+    settle()
+    yield fake
+    settle()
+
+
+def test_every_reacher_reaches_a_documented_status():
+    assert set(REACHERS) <= set(documented_statuses()), "a case for a status swagger.yaml does not document"
+
+
+@pytest.mark.parametrize("path, method, status", documented_statuses(),
+                         ids=lambda value: str(value).strip("/") or "root")
+def test_documented_status_is_reached_with_its_documented_body(service, healthy, path, method, status):
+    reachers = REACHERS.get((path, method, status))
+    assert reachers, f"swagger.yaml documents {status} for {method} {path}, and no functional test reaches it"
+    for reacher in reachers:
+        response = reacher(service, healthy, path, method)
+        assert response.status_code == status, f"{reacher.__name__}: {response.status_code} {response.text}"
+        assert_response_matches_spec(as_test_response(response))
+        healthy.control.reset_faults()

@@ -1,0 +1,95 @@
+"""Process faults: a worker killed outright, and the master told to stop while requests are in flight."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.functional.harness import wait_for
+
+pytestmark = pytest.mark.functional
+
+POLL_INTERVAL = 0.5
+
+
+def test_killed_worker_is_replaced_and_its_new_prober_closes_its_circuits(start_service, clean_fake):
+    service = start_service(WEB_CONCURRENCY=2, SMSP_POLL_INTERVAL=POLL_INTERVAL)
+    before = service.worker_pids()
+    victim, survivor = sorted(before)
+    os.kill(victim, signal.SIGKILL)
+    [new] = service.wait_for_workers(2, exclude={victim}) - {survivor}
+
+    health = service.health_of_every_worker()[new]
+    assert health["prober"]["alive"] and health["prober"]["heartbeat_age_seconds"] < 2
+
+    # Open the new worker's circuit: fresh connections land on either worker, so send until one lands there.
+    clean_fake.control.set_fault("mailgun", "status", status=503)
+    statuses = []
+
+    def new_worker_tripped():
+        statuses.append(service.send(timeout=10).status_code)
+        return service.circuit_states()[new] == "open"
+
+    wait_for(new_worker_tripped, 30, 0, "the new worker to open its mailgun circuit")
+    assert set(statuses) <= {200, 502}
+    opened = service.health_of_every_worker()[new]["circuits"]["mailgun"]
+
+    # Only a probe closes a circuit, and only the probe thread probes: closing proves the new thread runs.
+    clean_fake.control.set_fault("mailgun", "ok")
+    wait_for(lambda: service.circuit_states()[new] == "closed", 4 * POLL_INTERVAL + 5,
+             what="the new worker's probe to close its circuit")
+    closed = service.health_of_every_worker()[new]["circuits"]["mailgun"]
+    assert closed["generation"] == opened["generation"] + 1 and closed["probes"] >= 1
+    assert clean_fake.control.messages("mailgun", probes=True), "no probe reached Mailgun"
+    assert survivor in service.worker_pids(), "killing one worker disturbed the other"
+
+
+def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_connections(start_service, clean_fake):
+    latency_ms, in_flight = 1500, 6
+    service = start_service(WEB_CONCURRENCY=2, SMSP_PROVIDER_TIMEOUT=5)
+    clean_fake.control.set_fault("mailgun", "ok", latency_ms=latency_ms)
+    results: dict[str, requests.Response | Exception] = {}
+
+    def send(subject: str):
+        try:
+            results[subject] = service.send(subject=subject, timeout=30)
+        except requests.RequestException as error:
+            results[subject] = error
+
+    subjects = [f"inflight-{uuid.uuid4().hex}" for _ in range(in_flight)]
+    clients = [threading.Thread(target=send, args=(subject,)) for subject in subjects]
+    for client in clients:
+        client.start()
+    # Each request opens its own connection to Mailgun, which holds it for latency_ms: all are in flight.
+    wait_for(lambda: clean_fake.control.stats()["mailgun"]["connections"] >= in_flight, 10,
+             what="every request to reach Mailgun")
+    service.process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+
+    # New connections are refused (not accepted and then reset) while the in-flight requests still run.
+    def refused() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", service.port), timeout=2):
+                return False
+        except ConnectionRefusedError:
+            return True
+
+    wait_for(refused, 1, 0.05, "new connections to be refused")
+    assert time.monotonic() - signalled < latency_ms / 1000, "too slow to tell refusal from the exit"
+    assert not results, "an in-flight request ended before its provider answered"
+
+    for client in clients:
+        client.join(30)
+    assert len(results) == in_flight
+    for subject, result in results.items():
+        assert isinstance(result, requests.Response), f"{subject}: {result!r}"
+        assert result.status_code == 200 and result.json()["provider"] == "mailgun", result.text
+    assert service.process.wait(15) == 0
+    delivered = [m["subject"] for m in clean_fake.control.messages(probes=False)]
+    assert sorted(delivered) == sorted(results)
