@@ -66,7 +66,9 @@ def _stop_listening_when_draining(worker):
     # The master closes its copy at once, but every worker keeps one until its in-flight requests end; until
     # then the kernel completes handshakes nobody will serve and resets them at exit. Closed copies make new
     # connections refused at once, so clients retry elsewhere, while in-flight requests still finish.
-    stop_accepting = worker.set_accept_enabled  # gthread's; the functional tests notice if it goes away
+    stop_accepting = getattr(worker, "set_accept_enabled", None)  # gthread's; tests notice if it goes away
+    if stop_accepting is None:  # another worker class (sync, for comparison): leave it as gunicorn made it
+        return
 
     def set_accept_enabled(enabled):
         stop_accepting(enabled)
