@@ -1,0 +1,1 @@
+"""The WSGI apps the service is measured against, run under the same gunicorn settings."""

@@ -1,0 +1,172 @@
+"""The benchmark: `./bench/run [--quick | --sweep | --profile]`; every server on 127.0.0.1, every run bounded."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import gunicorn
+
+from bench import report, timeline
+from bench.measure import measure
+from bench.servers import (DEFAULT_THREADS, DEFAULT_WORKERS, PeakMemory, baseline, clean_environment,
+                           cpu_seconds, email_target, gunicorn_cpu, mailgun_target, memory, service, start)
+from bench.wrk import parse_wrk, run_wrk
+from fakeproviders.client import run_fake_providers
+from tests.functional.harness import ROOT
+
+__all__ = ["main", "parse_wrk"]  # parse_wrk: wrk's output, read by a pure function (tests/bench)
+
+OUT = ROOT / ".bench-out"
+LATENCY_MS = 100
+SYNC = {"GUNICORN_CMD_ARGS": "--worker-class sync --threads 1"}  # threads > 1 would turn sync into gthread
+
+
+@dataclass(frozen=True)
+class Settings:
+    seconds: float  # one measured wrk run
+    reps: int  # runs per cell; the tables show medians
+    warmup_s: float
+    light_connections: int  # scenario 1
+    heavy_connections: int  # scenario 2
+    timeline: timeline.Plan
+
+
+FULL = Settings(6, 5, 2, 64, 256, timeline.Plan(rate=100, threads=16, stop_at=5, restart_at=15, duration=25))
+QUICK = Settings(3, 1, 1, 64, 256, timeline.Plan(rate=100, threads=16, stop_at=2, restart_at=6, duration=14))
+SWEEP = Settings(3, 3, 1, 64, 256, FULL.timeline)
+SWEEP_WORKERS, SWEEP_THREADS, SWEEP_LATENCIES_MS = (1, 2, 3, 4), (16, 32, 64, 128), (LATENCY_MS, 300)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__, epilog=(
+        "Without an option: scenarios 1-4 (about 5 minutes), writing bench/RESULTS.md and "
+        "docs/failover-timeline.png; raw wrk output, results.json and server logs go to .bench-out/."))
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="a ~1 minute smoke run (1 run per cell); writes .bench-out/")
+    mode.add_argument("--sweep", action="store_true",
+                      help="scenarios 1 and 2 (100 and 300 ms) over workers x threads, ~9 minutes; bench/SWEEP.md")
+    mode.add_argument("--profile", action="store_true",
+                      help="py-spy the service's and the naive proxy's workers under both loads; .bench-out/")
+    args = parser.parse_args(argv)
+    clean_environment()
+    (OUT / "logs").mkdir(parents=True, exist_ok=True)
+    for old_log in (OUT / "logs").glob("*.log"):  # servers append; keep only this run's (~100 MB a run)
+        old_log.unlink()
+    started = time.monotonic()
+    if args.sweep:
+        from bench.sweep import sweep
+
+        text = sweep(SWEEP, SWEEP_WORKERS, SWEEP_THREADS, SWEEP_LATENCIES_MS, machine(SWEEP), OUT)
+        write(ROOT / "bench" / "SWEEP.md", text)
+    elif args.profile:
+        from bench.profile import profile_all
+
+        profile_all(FULL, OUT)
+    else:
+        settings = QUICK if args.quick else FULL
+        results = run_all(settings, png=(OUT if args.quick else ROOT / "docs") / "failover-timeline.png")
+        (OUT / "results.json").write_text(json.dumps(results, indent=1))
+        write((OUT if args.quick else ROOT / "bench") / "RESULTS.md", report.render(results))
+    print(f"done in {time.monotonic() - started:.0f} s")
+
+
+def run_all(settings: Settings, png: Path) -> dict:
+    """Scenarios 1-4 against one fake provider, with the servers interleaved; the results as plain data."""
+    logs, raw = OUT / "logs", OUT / "wrk-output.txt"
+    raw.write_text("")
+    results = {"machine": machine(settings), "settings": asdict(settings)}
+    with contextlib.ExitStack() as stack:
+        fake = stack.enter_context(run_fake_providers())
+        proxy = start(stack, service(fake, logs, "service"))
+        floor = start(stack, baseline(fake, logs, "floor"))
+        naive = start(stack, baseline(fake, logs, "naive_proxy"))
+        results["memory"] = {"service": {"rest": memory(proxy)}, "naive": {"rest": memory(naive)}}
+        run = dict(seconds=settings.seconds, reps=settings.reps, warmup_s=settings.warmup_s, fake=fake, raw_log=raw)
+        servers = {"floor": floor, "naive": naive, "service": proxy}
+        targets = {**{name: email_target(server) for name, server in servers.items()},
+                   "fake mailgun": mailgun_target(fake)}
+        cpu = {**{name: gunicorn_cpu(server) for name, server in servers.items()},
+               "fake mailgun": lambda: cpu_seconds([fake.process.pid])}
+
+        print(f"scenario 1: provider latency 0, {settings.light_connections} connections")
+        results["scenario1"] = measure(targets, settings.light_connections, cpu=cpu, **run)
+
+        print(f"scenario 2: provider latency {LATENCY_MS} ms, {settings.heavy_connections} connections")
+        fake.control.set_fault("mailgun", "ok", latency_ms=LATENCY_MS)
+        peaks = {"service": PeakMemory(proxy), "naive": PeakMemory(naive)}
+        del targets["floor"]
+        results["scenario2"] = measure(targets, settings.heavy_connections, cpu=cpu, watch=peaks, **run)
+        results["scenario2_sync"] = sync_run(fake, settings, logs)
+        for name, sampler in peaks.items():
+            results["memory"][name]["load"] = sampler.peak()
+        fake.control.reset_faults()
+        floor.stop()  # nothing but the service and the client from here on
+        naive.stop()
+
+        print("scenario 3: failover timeline")
+        results["timeline"] = failover(proxy, fake, settings.timeline, png)
+    results["machine"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return results
+
+
+def sync_run(fake, settings: Settings, logs: Path) -> dict:
+    """The service on sync workers, counted where the messages land: with 256 connections queued on two
+    sync workers each request waits far longer than a run, so wrk itself sees almost no answers."""
+    with contextlib.ExitStack() as stack:
+        try:
+            sync = start(stack, service(fake, logs, "service-sync", **SYNC))
+        except AssertionError as error:  # the harness's word for a gunicorn that would not serve
+            reason = _last_error(str(error))
+            print(f"  service sync: did not start: {reason}")
+            return {"error": reason}
+        fake.control.clear()
+        result, _ = run_wrk(email_target(sync), settings.heavy_connections, settings.seconds)
+        accepted = fake.control.stats()["mailgun"]["accepted"]
+    fake.control.clear()
+    print(f"  service sync     c={settings.heavy_connections:<4} {accepted / result.seconds:9.1f} req/s at the fake "
+          f"({result.requests} answers seen by wrk)")
+    return {"accepted": accepted, "seconds": result.seconds, "rps": accepted / result.seconds,
+            "wrk": asdict(result)}
+
+
+def _last_error(text: str) -> str:
+    """The last line of a traceback in a gunicorn log tail, or the first line of `text`."""
+    raw = [line for line in text.splitlines()[1:] if line.strip() and not line.startswith("{")]
+    return (raw or text.splitlines())[-1].strip()
+
+
+def failover(proxy, fake, plan: timeline.Plan, png: Path) -> dict:
+    """Scenario 3: the timeline's numbers, and its picture in `png`."""
+    samples, skipped = timeline.drive(proxy.url + "/email", plan, lambda: fake.control.set_fault("mailgun", "stopped"),
+                                      lambda: fake.control.set_fault("mailgun", "ok"))
+    summary = timeline.summarize(samples, plan, skipped)
+    timeline.plot(samples, plan, png, f"Failover at {plan.rate:g} req/s offered: {DEFAULT_WORKERS} workers x "
+                                      f"{DEFAULT_THREADS} threads, default SMSP_POLL_INTERVAL (5 s)")
+    print(f"  {summary}")
+    return {"plan": asdict(plan), "summary": summary,
+            "png": str(png.relative_to(ROOT)) if png.is_relative_to(ROOT) else str(png)}
+
+
+def machine(settings: Settings) -> dict:
+    """What the numbers were measured on."""
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
+    return {"cores": os.cpu_count(), "python": platform.python_version(), "gunicorn": gunicorn.__version__,
+            "wrk": wrk.split(" [")[0], "load_at_start": [round(x, 2) for x in os.getloadavg()],
+            "date": time.strftime("%Y-%m-%d"), "workers": DEFAULT_WORKERS, "threads": DEFAULT_THREADS,
+            "latency_ms": LATENCY_MS, "seconds": settings.seconds, "reps": settings.reps}
+
+
+def write(path: Path, text: str) -> None:
+    path.write_text(text)
+    print(f"\n{text}\nwrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

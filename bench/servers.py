@@ -1,0 +1,150 @@
+"""The servers a benchmark drives, all on 127.0.0.1: the service, the baselines, and the fake provider itself."""
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bench.wrk import Target
+from sendmailproxy.config import Config
+from tests.functional.harness import API_KEY, ROOT, Gunicorn, provider_env, wait_for
+
+# The functional tests tune these for speed; the bench measures the service's own defaults instead.
+TEST_TUNING = ("WEB_CONCURRENCY", "SMSP_THREADS", "SMSP_POLL_INTERVAL", "SMSP_PROVIDER_TIMEOUT")
+_DEFAULTS = Config(api_keys=("unused",))
+DEFAULT_WORKERS, DEFAULT_THREADS = _DEFAULTS.workers, _DEFAULTS.threads
+MESSAGE = {"fromaddress": "sender@example.com", "toaddress": "rcpt@example.com",
+           "subject": "benchmark", "plaintextbody": "hello from wrk"}
+BASELINE_CONFIG = Path(__file__).with_name("baselines") / "gunicorn.conf.py"
+
+
+def service_env(fake, **overrides) -> dict[str, str]:
+    """The harness's environment for the fake, less the tests' tuning, plus a scenario's `overrides`."""
+    env = {k: v for k, v in provider_env(fake).items() if k not in TEST_TUNING}
+    return {**env, **{k: str(v) for k, v in overrides.items()}}
+
+
+class Baseline(Gunicorn):
+    """A baseline app (`bench.baselines.<module>:app`) under the baselines' gunicorn config."""
+
+    def __init__(self, module: str, env: dict[str, str], log_path: Path):
+        super().__init__(env, log_path)
+        self.module = module
+
+    def start(self, timeout: float = 30) -> "Baseline":
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", str(BASELINE_CONFIG), f"bench.baselines.{self.module}:app"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        workers = int(self.env["WEB_CONCURRENCY"])
+        wait_for(lambda: self._ready(workers), timeout, 0.1, f"baseline {self.module} to serve")
+        return self
+
+
+def start(stack: contextlib.ExitStack, server: Gunicorn) -> Gunicorn:
+    """Start `server`, stopped when `stack` closes, also when it failed to come up."""
+    stack.callback(server.stop)
+    return server.start()
+
+
+def service(fake, log_dir: Path, name: str, **overrides) -> Gunicorn:
+    """The service as production runs it (`gunicorn -c gunicorn.conf.py wsgi:app`), with `overrides` only."""
+    return Gunicorn(service_env(fake, **overrides), log_dir / f"{name}.log")
+
+
+def baseline(fake, log_dir: Path, module: str, workers: int = DEFAULT_WORKERS,
+             threads: int = DEFAULT_THREADS) -> Baseline:
+    """A baseline with the service's default worker and thread counts unless told otherwise."""
+    env = service_env(fake, WEB_CONCURRENCY=workers, SMSP_THREADS=threads)
+    return Baseline(module, env, log_dir / f"{module}.log")
+
+
+def email_target(server: Gunicorn) -> Target:
+    """POST /email with a valid message and the API key, as a client sends it."""
+    return Target(server.url + "/email", json.dumps(MESSAGE),
+                  {"Content-Type": "application/json", "X-API-KEY": API_KEY})
+
+
+def mailgun_target(fake) -> Target:
+    """The fake Mailgun endpoint itself: the ceiling any proxy in front of it can reach."""
+    fields = {"from": MESSAGE["fromaddress"], "to": MESSAGE["toaddress"], "subject": MESSAGE["subject"],
+              "text": MESSAGE["plaintextbody"]}
+    credentials = base64.b64encode(f"api:{fake.mailgun_key}".encode()).decode()
+    return Target(fake.mailgun_send_url, urlencode(fields),
+                  {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {credentials}"})
+
+
+def rss_mib(pid: int) -> float | None:
+    """VmRSS of a process in MiB, or None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU time used so far by the live processes among `pids`."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def gunicorn_cpu(server: Gunicorn):
+    """A reader of the CPU time of the master and its current workers."""
+    return lambda: cpu_seconds([server.process.pid, *server.worker_pids()])
+
+
+def memory(server: Gunicorn) -> dict[str, float | list[float]]:
+    """The master's and each worker's RSS in MiB, now."""
+    workers = [rss_mib(pid) for pid in sorted(server.worker_pids())]
+    return {"master": rss_mib(server.process.pid), "workers": [w for w in workers if w is not None]}
+
+
+class PeakMemory:
+    """Samples a server's RSS in a thread while loads run; keeps each process's peak (workers by pid)."""
+
+    def __init__(self, server: Gunicorn, interval_s: float = 0.25):
+        self.server, self.interval_s = server, interval_s
+        self.master = 0.0
+        self.workers: dict[int, float] = {}
+
+    def __enter__(self) -> "PeakMemory":
+        """Sample until the block ends; entering again keeps the peaks seen so far."""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.master = max(self.master, rss_mib(self.server.process.pid) or 0.0)
+            for pid in self.server.worker_pids():
+                self.workers[pid] = max(self.workers.get(pid, 0.0), rss_mib(pid) or 0.0)
+            self._stop.wait(self.interval_s)
+
+    def peak(self) -> dict[str, float | list[float]]:
+        return {"master": self.master, "workers": [self.workers[pid] for pid in sorted(self.workers)]}
+
+
+def clean_environment() -> None:
+    """Keep a caller's WEB_CONCURRENCY or SMSP_* out of every server this process starts."""
+    for name in [n for n in os.environ if n == "WEB_CONCURRENCY" or n.startswith("SMSP_")]:
+        del os.environ[name]
