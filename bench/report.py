@@ -73,7 +73,7 @@ def _scenario2(results: dict) -> list[str]:
     ratio = s["service"]["rps"] / s["naive"]["rps"]
     return [f"### 2. Provider latency {m['latency_ms']} ms, {connections} connections", "", *rows,
             *_ratios([
-                ("service / (b) naive", ratio, _target(ratio, 0.9)),
+                ("service / (b) naive, req/s", ratio, _target(ratio, 0.9)),
                 (f"service / Little's-law bound ({connections} / {m['latency_ms'] / 1000:g} s = {little:.0f} req/s)",
                  s["service"]["rps"] / little, "(how much of the offered concurrency is served)"),
                 ("(b) naive / Little's-law bound", s["naive"]["rps"] / little, ""),
@@ -92,11 +92,13 @@ def _scenario2(results: dict) -> list[str]:
 
 
 def _sync_note(sync: dict, workers: int, connections: int) -> str:
+    """Scenario 2's sync comparison, or why there is none."""
     if "error" in sync:
         return f"The service on sync workers (`--worker-class sync`) did not start: `{sync['error']}`."
-    return (f"The service on {workers} sync workers (one request at a time each) delivered {sync['accepted']} "
-            f"messages in {sync['seconds']:.1f} s = {sync['rps']:.1f} req/s, counted at the fake: its "
-            f"{connections} connections queue longer than a run, so wrk saw {sync['wrk']['requests']} answers.")
+    return (f"The service on {workers} sync workers (`--worker-class sync`, one request at a time each) delivered "
+            f"{sync['accepted']} messages in {sync['seconds']:.1f} s = {sync['rps']:.1f} req/s, counted at the fake "
+            f"(wrk saw {sync['wrk']['requests']} answers: most of its {connections} connections wait longer than "
+            "a run).")
 
 
 def _seconds(value) -> str:

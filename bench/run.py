@@ -147,6 +147,7 @@ def failover(proxy, fake, plan: timeline.Plan, png: Path) -> dict:
     samples, skipped = timeline.drive(proxy.url + "/email", plan, lambda: fake.control.set_fault("mailgun", "stopped"),
                                       lambda: fake.control.set_fault("mailgun", "ok"))
     summary = timeline.summarize(samples, plan, skipped)
+    (OUT / "timeline-samples.json").write_text(json.dumps([asdict(sample) for sample in samples]))
     timeline.plot(samples, plan, png, f"Failover at {plan.rate:g} req/s offered: {DEFAULT_WORKERS} workers x "
                                       f"{DEFAULT_THREADS} threads, default SMSP_POLL_INTERVAL (5 s)")
     print(f"  {summary}")

@@ -152,6 +152,9 @@ def plot(samples: list[Sample], plan: Plan, path: Path, title: str) -> None:
     latency.set_yscale("log")
     latency.set_ylim(top=latency.get_ylim()[1] * 5)  # room for the legend above the lines
     latency.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    # Minor ticks fall on 2..9 x 10^n; label only 2 and 5 so a narrow range still has numbers but no clutter.
+    latency.yaxis.set_minor_formatter(
+        matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}" if f"{value:g}"[0] in "25" else ""))
     latency.set_ylabel("latency (ms)")
     latency.set_xlabel("seconds since start")
     for axis in (rates, latency):
