@@ -38,7 +38,7 @@ class Config:
     log_debug: bool = False
     bind: str = "0.0.0.0:8080"
     workers: int = 2
-    threads: int = 32
+    threads: int = 64
 
     def __repr__(self) -> str:
         # Keys must never reach a log line or a traceback through a repr.
@@ -75,7 +75,7 @@ class Config:
             log_debug=env.boolean("SMSP_LOG_OUTPUT_DEBUG", False),
             bind=env.text("SMSP_BIND", "0.0.0.0:8080"),
             workers=env.number("WEB_CONCURRENCY", 2, int, minimum=1),
-            threads=env.number("SMSP_THREADS", 32, int, minimum=1),
+            threads=env.number("SMSP_THREADS", 64, int, minimum=1),
         )
         if env.problems:
             raise ConfigError("\n".join(env.problems))

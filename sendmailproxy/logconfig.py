@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import logging.config
+import os
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -19,6 +20,27 @@ class RequestIdFilter(logging.Filter):
         if request_id is not None:
             record.request_id = request_id
         return True
+
+
+class StdoutHandler(logging.Handler):
+    """One os.write per line, taking no lock: a request thread never waits on another's log line.
+
+    logging.StreamHandler formats and writes under a lock shared by every thread of the worker; here
+    formatting needs no lock, and a single write of a line shorter than PIPE_BUF (4 KiB; reasons are
+    truncated well below) is atomic, so lines from different threads never interleave.
+    """
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if not self.filter(record):
+            return False
+        try:
+            os.write(1, (self.format(record) + "\n").encode("utf-8", "replace"))
+        except Exception:  # noqa: BLE001 - as logging does: a log line must never break a request
+            self.handleError(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
 
 
 class TextFormatter(logging.Formatter):
@@ -43,8 +65,7 @@ def logging_config(log_format: str = "JSON_ONELINE", debug: bool = False) -> dic
             "json_indent": 2 if log_format == "JSON_PRETTY" else None,
         }
     level = "DEBUG" if debug else "INFO"
-    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "main",
-               "filters": ["request_id"]}
+    handler = {"()": StdoutHandler, "formatter": "main", "filters": ["request_id"]}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -55,7 +76,8 @@ def logging_config(log_format: str = "JSON_ONELINE", debug: bool = False) -> dic
         # Gunicorn's loggers propagate to root, so its lines come out in the same format.
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": level, "handlers": [], "propagate": True},
+            # Gunicorn 27 logs access lines whenever a logging dict is set; the app's request line replaces them.
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
             # urllib3 at DEBUG logs every connection; keep it quiet unless asked for.
             "urllib3": {"level": "WARNING"},
         },

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import http.client
 import math
 import os
@@ -172,9 +173,17 @@ class HttpProvider(Provider):
     def _classify(self, response: requests.Response) -> Outcome:
         """The outcome of an HTTP answer."""
 
+    @functools.cached_property
+    def _template(self) -> requests.PreparedRequest:
+        # URL, headers and auth are the same for every call: prepared once (after the subclass set its auth),
+        # then copied and given a body. This also keeps any cookie a provider sets out of later calls.
+        return self._session.prepare_request(requests.Request("POST", self._url))
+
     def _post(self, request: dict[str, Any]) -> Outcome:
+        prepared = self._template.copy()
+        prepared.prepare_body(request.get("data"), request.get("files"), request.get("json"))
         try:
-            response = self._session.post(self._url, timeout=self._timeout, allow_redirects=False, **request)
+            response = self._session.send(prepared, timeout=self._timeout, allow_redirects=False)
         except TRANSPORT_ERRORS as error:
             outcome = transport_outcome(error)
         else:

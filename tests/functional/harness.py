@@ -15,6 +15,8 @@ import requests
 from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
+from sendmailproxy.config import Config
+
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "functional-test-key"
 RAISE_HEADER = "X-Functional-Raise"  # makes tests/functional/faulty_wsgi.py raise inside the app
@@ -55,7 +57,7 @@ class Gunicorn:
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", self.app],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        workers = int(self.env.get("WEB_CONCURRENCY", "2"))
+        workers = int(self.env.get("WEB_CONCURRENCY", Config.workers))
         wait_for(lambda: self._ready(workers), timeout, 0.1, "gunicorn to serve with every worker up")
         return self
 
