@@ -743,8 +743,6 @@ print(json.dumps({
 
 
 def test_gunicorn_conf_matches_the_deployment(tmp_path, configmap, pod_spec, container):
-    if not (REPO / "gunicorn.conf.py").exists():
-        pytest.skip("gunicorn.conf.py not in the tree yet")
     env = clean_env(
         tmp_path,
         **configmap["data"],
