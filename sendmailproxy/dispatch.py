@@ -67,7 +67,7 @@ class Dispatcher:
                 # A duplicate is worse than an error: the client decides whether to send again.
                 error = ProviderTimeoutError if outcome.timed_out else OutcomeUnknownError
                 raise error(
-                    f"{provider.name} did not confirm the message ({outcome.reason}); it may or may not "
+                    f"{provider.name} did not confirm the message ({outcome.reason}): it may or may not "
                     "have been sent, so it was not sent again",
                     body={"provider": provider.name}, attempts=tuple(attempts))
             # NOT_ACCEPTED: nothing was taken, so the next provider is safe.

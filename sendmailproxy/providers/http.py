@@ -94,12 +94,12 @@ def status_outcome(response: requests.Response, text: str, *, rule: Rule | None 
 
 def _status_class(status: int) -> Rule:
     if 500 <= status <= 599:
-        return AMBIGUOUS, "provider error: the message may or may not have been accepted"
+        return AMBIGUOUS, "provider error"
     # Redirects are not followed, so a 3xx means this URL did not take the request (a wrong base URL, say);
     # and any 4xx proves nothing was accepted. Either way failing over cannot send twice.
     if 300 <= status <= 499:
         return NOT_ACCEPTED, "unexpected status: nothing was accepted"
-    return AMBIGUOUS, "unexpected response: the message may or may not have been accepted"
+    return AMBIGUOUS, "unexpected response"
 
 
 def retry_after(response: requests.Response, reset_at: float | None) -> float | None:
@@ -125,7 +125,7 @@ def transport_outcome(error: Exception) -> Outcome:
     elif handshake or isinstance(error, requests.exceptions.ProxyError) or _failed_to_connect(cause):
         kind, label = NOT_ACCEPTED, "could not connect"
     else:
-        kind, label = AMBIGUOUS, "connection broke after connecting: the message may or may not have been accepted"
+        kind, label = AMBIGUOUS, "connection broke after the request was sent"
     reason = f"{label}: {type(error).__name__}: {error}"
     return Outcome(kind, _truncate(reason), timed_out=timed_out)
 
