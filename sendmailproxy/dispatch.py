@@ -98,6 +98,6 @@ class Dispatcher:
 
 
 def _level(outcome: Outcome) -> int:
-    if outcome.status in (401, 403):
-        return logging.ERROR  # a probe will not fix a bad key or a missing permission: someone must act
+    if outcome.needs_an_operator:
+        return logging.ERROR
     return logging.WARNING if outcome.is_provider_failure else logging.INFO

@@ -85,7 +85,7 @@ class Prober:
 def _level(outcome: Outcome) -> int:
     if outcome.kind is OutcomeKind.ACCEPTED:
         return logging.INFO
-    if outcome.kind is OutcomeKind.REJECTED or outcome.status in (401, 403):
+    if outcome.kind is OutcomeKind.REJECTED or outcome.needs_an_operator:
         # A rejected probe (a bad SMSP_POLL_MESSAGE_ADDRESS) or a bad key keeps the circuit open for good.
         return logging.ERROR
     return logging.WARNING

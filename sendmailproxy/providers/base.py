@@ -29,6 +29,11 @@ class Outcome:
     retry_after: float | None = None  # seconds the provider asked us to wait (429/420)
 
     @property
+    def needs_an_operator(self) -> bool:
+        """A credentials or permission failure: no probe will fix it until someone changes a key."""
+        return self.status in (401, 403)
+
+    @property
     def is_provider_failure(self) -> bool:
         """Whether this outcome counts against the provider's circuit."""
         return self.kind in (OutcomeKind.NOT_ACCEPTED, OutcomeKind.AMBIGUOUS)
