@@ -5,15 +5,13 @@ import base64
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlencode
 
 from bench.wrk import Target
 from sendmailproxy.config import Config
-from tests.functional.harness import API_KEY, ROOT, Gunicorn, provider_env, wait_for
+from tests.functional.harness import API_KEY, Gunicorn, provider_env
 
 # The functional tests tune these for speed; the bench measures the service's own defaults instead.
 TEST_TUNING = ("WEB_CONCURRENCY", "SMSP_THREADS", "SMSP_POLL_INTERVAL", "SMSP_PROVIDER_TIMEOUT")
@@ -34,17 +32,7 @@ class Baseline(Gunicorn):
     """A baseline app (`bench.baselines.<module>:app`) under the baselines' gunicorn config."""
 
     def __init__(self, module: str, env: dict[str, str], log_path: Path):
-        super().__init__(env, log_path)
-        self.module = module
-
-    def start(self, timeout: float = 30) -> "Baseline":
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", str(BASELINE_CONFIG), f"bench.baselines.{self.module}:app"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        workers = int(self.env["WEB_CONCURRENCY"])
-        wait_for(lambda: self._ready(workers), timeout, 0.1, f"baseline {self.module} to serve")
-        return self
+        super().__init__(env, log_path, app=f"bench.baselines.{module}:app", config=str(BASELINE_CONFIG))
 
 
 def start(stack: contextlib.ExitStack, server: Gunicorn) -> Gunicorn:
