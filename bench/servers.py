@@ -63,8 +63,8 @@ def mailgun_target(fake) -> Target:
     """The fake Mailgun endpoint itself: the ceiling any proxy in front of it can reach."""
     fields = {"from": MESSAGE["fromaddress"], "to": MESSAGE["toaddress"], "subject": MESSAGE["subject"],
               "text": MESSAGE["plaintextbody"]}
-    credentials = base64.b64encode(f"api:{fake.mailgun_key}".encode()).decode()
-    return Target(fake.mailgun_send_url, urlencode(fields),
+    credentials = base64.b64encode(f"api:{fake.options['mailgun_key']}".encode()).decode()
+    return Target(fake.send_url("mailgun"), urlencode(fields),
                   {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {credentials}"})
 
 

@@ -1,6 +1,11 @@
-"""Fake Mailgun and SendGrid send endpoints on loopback, with faults switchable at run time."""
+"""Fake provider send endpoints on loopback, one per provider the service can name, with faults switchable at run time.
+
+FAKES is the registry: each fake API class has a `name` (the service's provider name), `OPTIONS` (its
+command-line options and their defaults), `from_options`, `send_path`, and `service_env` (the SMSP_*
+variables that point the service at it).
+"""
+from .mailgun import MailgunApi
+from .sendgrid import SendGridApi
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_MAILGUN_DOMAIN = "mg.example.com"
-DEFAULT_MAILGUN_KEY = "mg-test-key"
-DEFAULT_SENDGRID_KEY = "sg-test-key"
+FAKES = {api.name: api for api in (MailgunApi, SendGridApi)}

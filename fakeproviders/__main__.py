@@ -1,4 +1,4 @@
-"""Command line: start both fake providers and the control API, print their URLs as one JSON line."""
+"""Command line: start every fake provider and the control API, print their URLs as one JSON line."""
 
 import argparse
 import asyncio
@@ -7,28 +7,26 @@ import logging
 import signal
 import sys
 
-from . import DEFAULT_HOST, DEFAULT_MAILGUN_DOMAIN, DEFAULT_MAILGUN_KEY, DEFAULT_SENDGRID_KEY
+from . import DEFAULT_HOST, FAKES
 from .control import ControlApi
-from .mailgun import MailgunApi
 from .records import Store
-from .sendgrid import SendGridApi
 from .server import Listener, ProviderEndpoint
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fakeproviders", description=__doc__)
     parser.add_argument("--host", default=DEFAULT_HOST, help="the only address to bind")
-    for name in ("mailgun", "sendgrid", "control"):
+    for name in (*FAKES, "control"):
         parser.add_argument(f"--{name}-port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--mailgun-domain", default=DEFAULT_MAILGUN_DOMAIN)
-    parser.add_argument("--mailgun-key", default=DEFAULT_MAILGUN_KEY)
-    parser.add_argument("--sendgrid-key", default=DEFAULT_SENDGRID_KEY)
+    for api in FAKES.values():
+        for option, default in api.OPTIONS.items():
+            parser.add_argument(f"--{option.replace('_', '-')}", default=default)
     return parser.parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> None:
     """Serve until SIGTERM or SIGINT."""
-    apis = [MailgunApi(args.mailgun_domain, args.mailgun_key), SendGridApi(args.sendgrid_key)]
+    apis = [api.from_options(vars(args)) for api in FAKES.values()]
     store = Store(api.name for api in apis)
     endpoints = {api.name: ProviderEndpoint(api, store, args.host, getattr(args, f"{api.name}_port"))
                  for api in apis}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from . import DEFAULT_MAILGUN_DOMAIN, DEFAULT_MAILGUN_KEY, DEFAULT_SENDGRID_KEY
+from . import FAKES
 
 START_TIMEOUT_S = 10
 STOP_TIMEOUT_S = 5
@@ -32,7 +32,7 @@ class FakeProviders:
         self.timeout = timeout
 
     def set_fault(self, provider: str, mode: str, **params) -> dict:
-        """Switch `provider` ("mailgun" or "sendgrid") to `mode`; takes effect from its next request."""
+        """Switch `provider` (a name in FAKES) to `mode`; takes effect from its next request."""
         return self._call("PUT", f"/faults/{provider}", {"mode": mode, **params})
 
     def reset_faults(self) -> dict:
@@ -74,30 +74,29 @@ class FakeProviders:
 
 @dataclass(frozen=True)
 class RunningFakeProviders:
-    """A fake started by run_fake_providers: where it listens, its credentials and its control client."""
+    """A fake started by run_fake_providers: where each provider listens, its options and the control client."""
 
-    mailgun_url: str
-    sendgrid_url: str
+    urls: dict[str, str]  # provider name -> base URL
+    options: dict[str, str]  # every fake's command-line options, e.g. "mailgun_key"
     control: FakeProviders
-    mailgun_domain: str
-    mailgun_key: str
-    sendgrid_key: str
     process: subprocess.Popen
 
-    @property
-    def mailgun_send_url(self) -> str:
-        return f"{self.mailgun_url}/v3/{self.mailgun_domain}/messages"
+    def send_url(self, provider: str) -> str:
+        return self.urls[provider] + FAKES[provider].send_path(self.options)
 
-    @property
-    def sendgrid_send_url(self) -> str:
-        return f"{self.sendgrid_url}/v3/mail/send"
+    def service_env(self) -> dict[str, str]:
+        """The SMSP_* variables that point the service at every fake provider, with the fakes' credentials."""
+        env: dict[str, str] = {}
+        for name, api in FAKES.items():
+            env.update(api.service_env(self.urls[name], self.options))
+        return env
 
 
 @contextlib.contextmanager
 def run_fake_providers(**cli_kwargs):
     """Run `python -m fakeproviders` with `--some-option value` for each some_option=value keyword."""
-    options = {"mailgun_domain": DEFAULT_MAILGUN_DOMAIN, "mailgun_key": DEFAULT_MAILGUN_KEY,
-               "sendgrid_key": DEFAULT_SENDGRID_KEY, **cli_kwargs}
+    options = {option: default for api in FAKES.values() for option, default in api.OPTIONS.items()}
+    options.update(cli_kwargs)
     argv = [sys.executable, "-m", "fakeproviders"]
     for name, value in options.items():
         argv += [f"--{name.replace('_', '-')}", str(value)]
@@ -107,10 +106,8 @@ def run_fake_providers(**cli_kwargs):
                                env={**os.environ, "PYTHONPATH": python_path})
     try:
         urls = _read_urls(process)
-        yield RunningFakeProviders(
-            mailgun_url=urls["mailgun"], sendgrid_url=urls["sendgrid"],
-            control=FakeProviders(urls["control"]), mailgun_domain=options["mailgun_domain"],
-            mailgun_key=options["mailgun_key"], sendgrid_key=options["sendgrid_key"], process=process)
+        yield RunningFakeProviders(urls={name: urls[name] for name in FAKES}, options=options,
+                                   control=FakeProviders(urls["control"]), process=process)
     finally:
         _stop(process)
 

@@ -15,6 +15,8 @@ from .http11 import Reply, Request, json_reply, reason, text_reply
 from .records import attachment_info, new_record
 
 NAME = "mailgun"
+DEFAULT_DOMAIN = "mg.example.com"
+DEFAULT_KEY = "mg-test-key"
 MAX_REQUEST_BYTES = int(52.4 * 1024 * 1024)
 MAX_RECIPIENTS = 1000
 MAX_OPTIONS_BYTES = 16 * 1024
@@ -32,10 +34,26 @@ class MailgunApi:
 
     name = NAME
     max_body = MAX_REQUEST_BYTES
+    # Command-line options (--mailgun-domain, --mailgun-key) and their defaults.
+    OPTIONS = {"mailgun_domain": DEFAULT_DOMAIN, "mailgun_key": DEFAULT_KEY}
 
     def __init__(self, domain: str, key: str):
         self.domain = domain
         self._authorization = "Basic " + base64.b64encode(f"api:{key}".encode()).decode()
+
+    @classmethod
+    def from_options(cls, options: dict) -> "MailgunApi":
+        return cls(options["mailgun_domain"], options["mailgun_key"])
+
+    @staticmethod
+    def send_path(options: dict) -> str:
+        return f"/v3/{options['mailgun_domain']}/messages"
+
+    @staticmethod
+    def service_env(url: str, options: dict) -> dict[str, str]:
+        """The service's SMSP_* variables that point it at this fake."""
+        return {"SMSP_MG_BASE_URL": url, "SMSP_MG_DOMAIN": options["mailgun_domain"],
+                "SMSP_MG_API_KEY": options["mailgun_key"]}
 
     def handle(self, request: Request) -> tuple[Reply, dict | None]:
         """Answer one request as Mailgun would; the record is set when a message was accepted."""

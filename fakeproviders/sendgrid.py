@@ -11,6 +11,7 @@ from .sendgrid_rules import Invalid, decode_attachment, validate
 
 NAME = "sendgrid"
 PATH = "/v3/mail/send"
+DEFAULT_KEY = "sg-test-key"
 MAX_REQUEST_BYTES = 30 * 1000 * 1000
 INVALID_GRANT = "The provided authorization grant is invalid, expired, or revoked"
 
@@ -25,9 +26,23 @@ class SendGridApi:
 
     name = NAME
     max_body = MAX_REQUEST_BYTES
+    OPTIONS = {"sendgrid_key": DEFAULT_KEY}  # command-line options and their defaults
 
     def __init__(self, key: str):
         self._authorization = f"Bearer {key}"
+
+    @classmethod
+    def from_options(cls, options: dict) -> "SendGridApi":
+        return cls(options["sendgrid_key"])
+
+    @staticmethod
+    def send_path(options: dict) -> str:
+        return PATH
+
+    @staticmethod
+    def service_env(url: str, options: dict) -> dict[str, str]:
+        """The service's SMSP_* variables that point it at this fake."""
+        return {"SMSP_SG_BASE_URL": url, "SMSP_SG_API_KEY": options["sendgrid_key"]}
 
     def handle(self, request: Request) -> tuple[Reply, dict | None]:
         """Answer one request as SendGrid would; the record is set when a message was accepted."""

@@ -1,16 +1,25 @@
-"""The provider adapters (the only code that talks HTTP to a provider), and the one place they are built."""
+"""The provider registry: every name SMSP_PROVIDERS accepts, and the one place adapters are built.
+
+A provider is one module here: an adapter class (a `Provider` with a `name` and a `Settings` class that
+reads its own `SMSP_*` variables), plus its fake in `fakeproviders/`, its page in `docs/providers/` and
+its tests. Registering it is one line in ADAPTERS; tests/providers/test_registry.py checks the rest.
+"""
 from __future__ import annotations
 
-from sendmailproxy.config import Config
+from typing import TYPE_CHECKING
+
 from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
 from sendmailproxy.providers.mailgun import MailgunProvider
 from sendmailproxy.providers.mock import MockProvider
 from sendmailproxy.providers.sendgrid import SendGridProvider
 
-__all__ = ["MailgunProvider", "MockProvider", "Outcome", "OutcomeKind", "Provider", "SendGridProvider",
-           "build_providers"]
+if TYPE_CHECKING:
+    from sendmailproxy.config import Config
 
-ADAPTERS: dict[str, type[Provider]] = {"mailgun": MailgunProvider, "sendgrid": SendGridProvider}
+__all__ = ["ADAPTERS", "MailgunProvider", "MockProvider", "Outcome", "OutcomeKind", "Provider",
+           "SendGridProvider", "build_providers"]
+
+ADAPTERS: dict[str, type[Provider]] = {adapter.name: adapter for adapter in (MailgunProvider, SendGridProvider)}
 
 
 def build_providers(config: Config) -> list[Provider]:

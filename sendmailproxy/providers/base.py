@@ -4,6 +4,7 @@ from __future__ import annotations
 import abc
 import enum
 from dataclasses import dataclass
+from typing import ClassVar
 
 from sendmailproxy.message import Message
 
@@ -40,9 +41,15 @@ class Outcome:
 
 
 class Provider(abc.ABC):
-    """A mail provider. `send` and `probe` never raise for provider trouble: they return an Outcome."""
+    """A mail provider. `send` and `probe` never raise for provider trouble: they return an Outcome.
+
+    A registered adapter also has `Settings`: a frozen dataclass with a classmethod
+    `from_env(env: EnvReader, required: bool)` that reads its `SMSP_*` variables (required is False in mock
+    mode), and it is built as `Adapter(config)`, finding its settings with `config.settings_of(name)`.
+    """
 
     name: str
+    Settings: ClassVar[type]
 
     @abc.abstractmethod
     def send(self, message: Message) -> Outcome:

@@ -8,7 +8,7 @@ import http.client
 import math
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import requests
@@ -16,9 +16,11 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from sendmailproxy import __version__
-from sendmailproxy.config import Config
 from sendmailproxy.message import Message, probe_message
 from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
+
+if TYPE_CHECKING:
+    from sendmailproxy.config import Config
 
 ACCEPTED, REJECTED = OutcomeKind.ACCEPTED, OutcomeKind.REJECTED
 NOT_ACCEPTED, AMBIGUOUS = OutcomeKind.NOT_ACCEPTED, OutcomeKind.AMBIGUOUS

@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import email.utils
 import re
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import requests
 
-from sendmailproxy.config import Config
+from sendmailproxy.envreader import EnvReader
 from sendmailproxy.message import Message
 from sendmailproxy.providers import http
 from sendmailproxy.providers.base import Outcome
+
+if TYPE_CHECKING:
+    from sendmailproxy.config import Config
 
 # Where Mailgun's text changes what its status means; every other answer follows http.STATUSES.
 SPECIAL_ANSWERS: dict[tuple[int, str], http.Rule] = {
@@ -40,15 +44,32 @@ def _reset_at(text: str) -> float | None:
     return float(email.utils.mktime_tz(parsed)) if parsed else None
 
 
+@dataclass(frozen=True)
+class MailgunSettings:
+    """`SMSP_MG_*`: the sending domain, the API key, and the region's base URL."""
+
+    domain: str = ""
+    api_key: str = field(default="", repr=False)
+    base_url: str = "https://api.mailgun.net"
+
+    @classmethod
+    def from_env(cls, env: EnvReader, required: bool) -> MailgunSettings:
+        return cls(domain=env.required("SMSP_MG_DOMAIN", when=required),
+                   api_key=env.required("SMSP_MG_API_KEY", when=required),
+                   base_url=env.url("SMSP_MG_BASE_URL", cls.base_url))
+
+
 class MailgunProvider(http.HttpProvider):
     """Sends through Mailgun; probes with `o:testmode=yes` (accepted and billed, never delivered)."""
 
     name = "mailgun"
+    Settings = MailgunSettings
 
     def __init__(self, config: Config):
-        super().__init__(config, config.mg_base_url, f"/v3/{config.mg_domain}/messages", config.mg_api_key)
-        self._domain = config.mg_domain
-        self._session.auth = ("api", config.mg_api_key)
+        settings: MailgunSettings = config.settings_of(self.name)
+        super().__init__(config, settings.base_url, f"/v3/{settings.domain}/messages", settings.api_key)
+        self._domain = settings.domain
+        self._session.auth = ("api", settings.api_key)
 
     def __repr__(self) -> str:
         return f"MailgunProvider(base_url={self._base_url!r}, domain={self._domain!r})"

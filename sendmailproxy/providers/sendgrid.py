@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import requests
 
-from sendmailproxy.config import Config
+from sendmailproxy.envreader import EnvReader
 from sendmailproxy.message import Address, Attachment, Message
 from sendmailproxy.providers import http
 from sendmailproxy.providers.base import Outcome
+
+if TYPE_CHECKING:
+    from sendmailproxy.config import Config
 
 
 def classify(response: requests.Response) -> Outcome:
@@ -45,14 +49,29 @@ def _address(address: Address) -> dict[str, str]:
     return {"email": address.email, "name": address.name} if address.name else {"email": address.email}
 
 
+@dataclass(frozen=True)
+class SendGridSettings:
+    """`SMSP_SG_*`: the API key and the region's base URL."""
+
+    api_key: str = field(default="", repr=False)
+    base_url: str = "https://api.sendgrid.com"
+
+    @classmethod
+    def from_env(cls, env: EnvReader, required: bool) -> SendGridSettings:
+        return cls(api_key=env.required("SMSP_SG_API_KEY", when=required),
+                   base_url=env.url("SMSP_SG_BASE_URL", cls.base_url))
+
+
 class SendGridProvider(http.HttpProvider):
     """Sends through SendGrid; probes in sandbox mode (validated, free, never delivered)."""
 
     name = "sendgrid"
+    Settings = SendGridSettings
 
     def __init__(self, config: Config):
-        super().__init__(config, config.sg_base_url, "/v3/mail/send", config.sg_api_key)
-        self._session.headers["Authorization"] = f"Bearer {config.sg_api_key}"
+        settings: SendGridSettings = config.settings_of(self.name)
+        super().__init__(config, settings.base_url, "/v3/mail/send", settings.api_key)
+        self._session.headers["Authorization"] = f"Bearer {settings.api_key}"
 
     def _payload(self, message: Message, test_mode: bool) -> dict[str, Any]:
         personalization = {"to": [_address(a) for a in message.to]}

@@ -26,8 +26,8 @@ def mailgun(fake):
 
     def post(data=None, files=None, auth=None, url=None, session=requests, **kwargs):
         kwargs.setdefault("timeout", TIMEOUT)
-        return session.post(url or fake.mailgun_send_url, data=data, files=files,
-                            auth=auth or ("api", fake.mailgun_key), **kwargs)
+        return session.post(url or fake.send_url("mailgun"), data=data, files=files,
+                            auth=auth or ("api", fake.options["mailgun_key"]), **kwargs)
 
     return post
 
@@ -38,8 +38,8 @@ def sendgrid(fake):
 
     def post(payload=None, key=None, url=None, session=requests, **kwargs):
         kwargs.setdefault("timeout", TIMEOUT)
-        kwargs.setdefault("headers", {"Authorization": f"Bearer {key or fake.sendgrid_key}"})
-        return session.post(url or fake.sendgrid_send_url, json=payload, **kwargs)
+        kwargs.setdefault("headers", {"Authorization": f"Bearer {key or fake.options['sendgrid_key']}"})
+        return session.post(url or fake.send_url("sendgrid"), json=payload, **kwargs)
 
     return post
 

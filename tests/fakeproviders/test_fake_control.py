@@ -135,7 +135,7 @@ def test_keep_alive_serves_many_requests_on_one_connection(fake, mailgun, mailgu
 
 
 def test_connection_close_is_honoured(fake):
-    reply = raw_exchange(fake.sendgrid_url, b"GET /v3/mail/send HTTP/1.1\r\nHost: x\r\n"
+    reply = raw_exchange(fake.urls["sendgrid"], b"GET /v3/mail/send HTTP/1.1\r\nHost: x\r\n"
                                             b"Connection: close\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 405 ")
     assert b"\r\nConnection: close\r\n" in reply
@@ -143,7 +143,7 @@ def test_connection_close_is_honoured(fake):
 
 def test_expect_100_continue(fake):
     body = b"from=a%40example.com&to=b%40example.com&text=hi"
-    address = urlsplit(fake.mailgun_url)
+    address = urlsplit(fake.urls["mailgun"])
     with socket.create_connection((address.hostname, address.port), timeout=5) as sock:
         sock.sendall(b"POST /v3/mg.example.com/messages HTTP/1.1\r\nHost: x\r\n"
                      b"Authorization: Basic YXBpOm1nLXRlc3Qta2V5\r\nExpect: 100-continue\r\n"
@@ -160,7 +160,7 @@ def test_expect_100_continue(fake):
     (b"GET / HTTP/2.0\r\n\r\n", b"505"),
 ])
 def test_broken_http_gets_an_error_and_a_close(fake, request_bytes, status):
-    assert raw_exchange(fake.mailgun_url, request_bytes).startswith(b"HTTP/1.1 " + status)
+    assert raw_exchange(fake.urls["mailgun"], request_bytes).startswith(b"HTTP/1.1 " + status)
 
 
 def _free_port() -> int:
@@ -173,20 +173,20 @@ def test_cli_options_and_a_clean_exit_on_sigterm():
     ports = {name: _free_port() for name in ("mailgun_port", "sendgrid_port", "control_port")}
     with run_fake_providers(mailgun_domain="mail.test.org", mailgun_key="k1", sendgrid_key="k2",
                             **ports) as running:
-        assert running.mailgun_url == f"http://127.0.0.1:{ports['mailgun_port']}"
-        assert running.sendgrid_url == f"http://127.0.0.1:{ports['sendgrid_port']}"
+        assert running.urls["mailgun"] == f"http://127.0.0.1:{ports['mailgun_port']}"
+        assert running.urls["sendgrid"] == f"http://127.0.0.1:{ports['sendgrid_port']}"
         assert running.control.url == f"http://127.0.0.1:{ports['control_port']}"
-        response = requests.post(running.mailgun_send_url, auth=("api", "k1"), timeout=5, data={
+        response = requests.post(running.send_url("mailgun"), auth=("api", "k1"), timeout=5, data={
             "from": "a@example.com", "to": "b@example.com", "text": "hi"})
         assert response.json()["id"].endswith("@mail.test.org>")
-        response = requests.post(running.sendgrid_send_url, timeout=5,
+        response = requests.post(running.send_url("sendgrid"), timeout=5,
                                  headers={"Authorization": "Bearer k1"}, json={})
         assert response.status_code == 401
     assert running.process.returncode == 0
 
 
 def test_binds_only_the_given_host(fake):
-    port = urlsplit(fake.mailgun_url).port
+    port = urlsplit(fake.urls["mailgun"]).port
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.2", port), timeout=5).close()
 

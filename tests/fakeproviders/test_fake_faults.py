@@ -105,7 +105,7 @@ def test_not_allowed_is_mailgun_only(fake):
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_faults_hit_probes_and_invalid_requests_alike(fake, send, provider):
     fake.control.set_fault(provider, "status", status=503)
-    url = fake.mailgun_send_url if provider == "mailgun" else fake.sendgrid_send_url
+    url = fake.send_url("mailgun") if provider == "mailgun" else fake.send_url("sendgrid")
 
     assert send(provider, probe=True).status_code == 503
     assert requests.post(url, timeout=5).status_code == 503

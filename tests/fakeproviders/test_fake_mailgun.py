@@ -45,7 +45,7 @@ def test_ids_are_unique(mailgun, mailgun_form):
     ("user", "mg-test-key"),
 ], ids=["missing", "wrong-key", "wrong-user"])
 def test_bad_credentials_get_a_plain_text_forbidden(fake, mailgun_form, auth):
-    response = requests.post(fake.mailgun_send_url, data=mailgun_form(), auth=auth, timeout=5)
+    response = requests.post(fake.send_url("mailgun"), data=mailgun_form(), auth=auth, timeout=5)
 
     assert response.status_code == 401
     assert response.headers["Content-Type"].startswith("text/plain")
@@ -54,7 +54,7 @@ def test_bad_credentials_get_a_plain_text_forbidden(fake, mailgun_form, auth):
 
 
 def test_unknown_domain_is_a_404(fake, mailgun, mailgun_form):
-    response = mailgun(mailgun_form(), url=f"{fake.mailgun_url}/v3/other.example.com/messages")
+    response = mailgun(mailgun_form(), url=f"{fake.urls['mailgun']}/v3/other.example.com/messages")
     assert_json_error(response, 404, "Domain not found: other.example.com")
 
 
@@ -66,7 +66,7 @@ def test_unknown_domain_is_a_404(fake, mailgun, mailgun_form):
     "/",
 ])
 def test_a_malformed_path_gets_the_magnificent_200(fake, mailgun, mailgun_form, path):
-    response = mailgun(mailgun_form(), url=fake.mailgun_url + path)
+    response = mailgun(mailgun_form(), url=fake.urls["mailgun"] + path)
 
     assert response.status_code == 200
     assert response.text == "Mailgun Magnificent API"
@@ -74,7 +74,7 @@ def test_a_malformed_path_gets_the_magnificent_200(fake, mailgun, mailgun_form, 
 
 
 def test_wrong_method_is_a_405(fake):
-    response = requests.get(fake.mailgun_send_url, auth=("api", fake.mailgun_key), timeout=5)
+    response = requests.get(fake.send_url("mailgun"), auth=("api", fake.options["mailgun_key"]), timeout=5)
     assert_json_error(response, 405)
 
 
@@ -117,8 +117,8 @@ def test_valid_variants_are_accepted(mailgun, mailgun_form, changes):
 
 
 def test_other_content_types_get_a_400(fake, mailgun_form):
-    response = requests.post(fake.mailgun_send_url, json=mailgun_form(),
-                             auth=("api", fake.mailgun_key), timeout=5)
+    response = requests.post(fake.send_url("mailgun"), json=mailgun_form(),
+                             auth=("api", fake.options["mailgun_key"]), timeout=5)
     assert_json_error(response, 400)
     assert "multipart/form-data" in response.json()["message"]
 

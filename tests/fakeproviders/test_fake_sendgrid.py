@@ -83,8 +83,8 @@ def test_bad_credentials_get_a_401(fake, sendgrid, sendgrid_payload, headers, me
     ("PUT", "/v3/mail/send", 405, "method not allowed"),
 ])
 def test_wrong_path_or_method(fake, method, path, status, message):
-    response = requests.request(method, fake.sendgrid_url + path, timeout=5,
-                                headers={"Authorization": f"Bearer {fake.sendgrid_key}"})
+    response = requests.request(method, fake.urls["sendgrid"] + path, timeout=5,
+                                headers={"Authorization": f"Bearer {fake.options['sendgrid_key']}"})
     assert_error(response, status, message)
 
 

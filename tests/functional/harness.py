@@ -145,11 +145,7 @@ def as_test_response(response: requests.Response) -> TestResponse:
 def provider_env(fake, **overrides) -> dict[str, str]:
     """Environment pointing the service at the running fake providers."""
     return {
-        "SMSP_MG_BASE_URL": fake.mailgun_url,
-        "SMSP_MG_DOMAIN": fake.mailgun_domain,
-        "SMSP_MG_API_KEY": fake.mailgun_key,
-        "SMSP_SG_BASE_URL": fake.sendgrid_url,
-        "SMSP_SG_API_KEY": fake.sendgrid_key,
+        **fake.service_env(),
         "SMSP_POLL_MESSAGE_ADDRESS": "probe@example.com",
         "SMSP_PROVIDER_TIMEOUT": "1",
         "SMSP_POLL_INTERVAL": "0.5",

@@ -4,6 +4,8 @@ import responses
 
 from sendmailproxy.config import Config
 from sendmailproxy.message import Address, Attachment, Message
+from sendmailproxy.providers.mailgun import MailgunSettings
+from sendmailproxy.providers.sendgrid import SendGridSettings
 
 ANN = Address("ann@example.com")
 BOB = Address("bob@example.com", "Bob Jones")
@@ -68,9 +70,10 @@ def config():
     """A complete config for both real adapters."""
     return Config(
         api_keys=("client-key",),
-        mg_domain="mg.example.com",
-        mg_api_key="key-mg-SECRET-0123456789",
-        sg_api_key="SG.sg-SECRET-abcdefghij",
+        provider_settings={
+            "mailgun": MailgunSettings(domain="mg.example.com", api_key="key-mg-SECRET-0123456789"),
+            "sendgrid": SendGridSettings(api_key="SG.sg-SECRET-abcdefghij"),
+        },
         poll_address="probe@example.com",
         provider_timeout=2.0,
         threads=4,

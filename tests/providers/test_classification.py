@@ -171,7 +171,8 @@ def closed_port():
 
 def on_local_server(config, port):
     url = f"http://127.0.0.1:{port}"
-    config = dataclasses.replace(config, mg_base_url=url, sg_base_url=url, provider_timeout=0.3)
+    config = dataclasses.replace(config, provider_timeout=0.3)
+    config = config.with_settings("mailgun", base_url=url).with_settings("sendgrid", base_url=url)
     return [MailgunProvider(config), SendGridProvider(config)]
 
 
@@ -208,7 +209,7 @@ def test_a_real_failure_after_sending_is_ambiguous(config, server_does, kind, ti
 
 @pytest.mark.parametrize("provider_class", [MailgunProvider, SendGridProvider])
 def test_secrets_never_reach_reasons_or_reprs(config, rsps, provider_class):
-    key = config.mg_api_key if provider_class is MailgunProvider else config.sg_api_key
+    key = config.settings_of(provider_class.name).api_key
     echo = {"message": f"bad key {key}", "errors": [{"message": f"bad key {key}", "field": None}]}
     rsps.post(URLS[provider_class], status=401, json=echo)
     rsps.post(URLS[provider_class], status=400, json=echo)

@@ -73,7 +73,7 @@ def form_matcher(fields, files):
 
 
 def headers_matcher(config):
-    basic = base64.b64encode(f"api:{config.mg_api_key}".encode()).decode()
+    basic = base64.b64encode(f"api:{config.settings_of('mailgun').api_key}".encode()).decode()
     return matchers.header_matcher(
         {"Authorization": f"Basic {basic}", "Accept": "application/json", "User-Agent": USER_AGENT},
         strict_match=False,

@@ -60,7 +60,7 @@ def sendgrid_attachment(attachment):
 
 def headers_matcher(config):
     return matchers.header_matcher(
-        {"Authorization": f"Bearer {config.sg_api_key}", "Content-Type": "application/json",
+        {"Authorization": f"Bearer {config.settings_of('sendgrid').api_key}", "Content-Type": "application/json",
          "Accept": "application/json", "User-Agent": USER_AGENT},
         strict_match=False,
     )

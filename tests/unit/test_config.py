@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from sendmailproxy.config import Config, ConfigError, load_or_exit
+from sendmailproxy.providers.mailgun import MailgunSettings
+from sendmailproxy.providers.sendgrid import SendGridSettings
 
 PRODUCTION = {
     "SMSP_API_KEY": "client-key",
@@ -24,8 +26,8 @@ def test_defaults_match_the_original_service():
     assert config.failure_threshold == 1
     assert config.max_body_bytes == 10 * 1024 * 1024
     assert config.bind == "0.0.0.0:8080"
-    assert config.mg_base_url == "https://api.mailgun.net"
-    assert config.sg_base_url == "https://api.sendgrid.com"
+    assert config.settings_of("mailgun").base_url == "https://api.mailgun.net"
+    assert config.settings_of("sendgrid").base_url == "https://api.sendgrid.com"
     assert config.log_format == "JSON_ONELINE"
     assert not config.mock
 
@@ -49,8 +51,8 @@ def test_every_setting_is_read():
     })
     assert config.api_keys == ("old", "new")
     assert config.providers == ("sendgrid", "mailgun")
-    assert config.mg_base_url == "https://api.eu.mailgun.net"
-    assert config.sg_base_url == "http://127.0.0.1:9000"
+    assert config.settings_of("mailgun") == MailgunSettings("mg.example.com", "mg-secret", "https://api.eu.mailgun.net")
+    assert config.settings_of("sendgrid") == SendGridSettings("sg-secret", "http://127.0.0.1:9000")
     assert (config.provider_timeout, config.poll_interval, config.failure_threshold) == (0.5, 1.5, 3)
     assert config.max_body_bytes == 2048
     assert (config.log_format, config.log_debug) == ("JSON_PRETTY", True)
@@ -68,8 +70,9 @@ def test_mock_mode_needs_only_a_client_key():
 
 def test_a_single_provider_needs_only_its_own_credentials():
     config = Config.from_env({"SMSP_API_KEY": "k", "SMSP_PROVIDERS": "sendgrid", "SMSP_SG_API_KEY": "s",
-                              "SMSP_POLL_MESSAGE_ADDRESS": "p@example.com"})
+                              "SMSP_POLL_MESSAGE_ADDRESS": "p@example.com", "SMSP_MG_BASE_URL": "unread"})
     assert config.providers == ("sendgrid",)
+    assert set(config.provider_settings) == {"sendgrid"}  # an unlisted provider's variables are not read
 
 
 @pytest.mark.parametrize("name, value, complaint", [
