@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import sys
 import threading
 import time
@@ -11,6 +12,7 @@ import pytest
 from sendmailproxy.circuits import State
 from sendmailproxy.dispatch import Delivery
 from sendmailproxy.errors import AllCircuitsOpenError, SendError
+from tests.core.conftest import WAIT_SECONDS
 
 THREADS = 32
 FAST_POLL = 0.05
@@ -18,6 +20,7 @@ FAST_POLL = 0.05
 # spinning on the GIL starve every other thread, the prober and the test's own waits included.
 NETWORK = 0.001
 ENOUGH = 30  # sends to see in each phase before moving on
+GENERATIONS = 20  # circuit changes to see while the writers race
 
 
 @pytest.fixture
@@ -207,35 +210,40 @@ def test_concurrent_writers_never_reuse_or_skip_a_generation(world_factory, make
     """Request threads counting failures and a closer racing them: each change gets the next generation."""
     world = world_factory("p1", threshold=3)
     circuits = world.circuits
-    outcomes = [make_outcome("not_accepted"), make_outcome("not_accepted"), make_outcome("accepted")]
-    stop = threading.Event()
+    # Three failures in a row open the circuit even without help from other threads; the success resets
+    # the count under the write lock, racing the openings.
+    outcomes = [make_outcome("not_accepted")] * 3 + [make_outcome("accepted")]
+    deadline = time.monotonic() + WAIT_SECONDS  # a bound for a broken circuit that never changes
     escaped: list[BaseException] = []
+
+    def racing() -> bool:
+        return circuits["p1"].generation < GENERATIONS and time.monotonic() < deadline
 
     def request_thread(n: int) -> None:
         try:
-            for i in range(400):
-                circuits.record_outcome(circuits["p1"], outcomes[(n + i) % len(outcomes)])
+            for outcome in itertools.islice(itertools.cycle(outcomes), n, None):
+                if not racing():
+                    return
+                circuits.record_outcome(circuits["p1"], outcome)
         except BaseException as error:  # noqa: BLE001
             escaped.append(error)
 
     def closer() -> None:
-        while not stop.is_set():
+        while racing():
             circuit = circuits["p1"]
             if not circuit.closed:
                 circuits.record_probe(circuit, make_outcome("accepted"))
 
     threads = [threading.Thread(target=request_thread, args=(n,)) for n in range(THREADS)]
-    closing = threading.Thread(target=closer)
-    closing.start()
+    threads.append(threading.Thread(target=closer))
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=30)
-    stop.set()
-    closing.join(timeout=30)
+        thread.join(timeout=WAIT_SECONDS + 30)
 
-    assert escaped == [] and not any(t.is_alive() for t in [*threads, closing])
+    assert escaped == [] and not any(t.is_alive() for t in threads)
     generations = sorted(new.generation for _, new, _ in world.changes)
+    assert len(generations) >= GENERATIONS
     assert generations == list(range(1, len(generations) + 1))
     assert circuits["p1"].generation == len(generations)
     for old, new, _ in world.changes:
