@@ -1,4 +1,4 @@
-"""GET /metrics in one process (no PROMETHEUS_MULTIPROC_DIR): the exposition names every metric."""
+"""GET /metrics in one process (no PROMETHEUS_MULTIPROC_DIR): the exposition names every metric and counts."""
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -6,16 +6,32 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.api.support import MINIMAL
 
 
-def test_metrics_are_served_without_a_key_and_count_requests(client, post_email):
-    post_email(MINIMAL)
+def scrape(client) -> list:
+    """The metric families of GET /metrics."""
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
-    families = {family.name: family for family in text_string_to_metric_families(response.get_data(as_text=True))}
-    assert {"smsp_http_requests", "smsp_provider_attempts", "smsp_provider_latency_seconds", "smsp_circuit_open",
-            "smsp_probes", "smsp_all_circuits_open"} <= set(families)
-    routes = {sample.labels.get("route") for sample in families["smsp_http_requests"].samples}
-    assert "/email" in routes
+    return list(text_string_to_metric_families(response.get_data(as_text=True)))
+
+
+def value(families, name: str, **labels) -> float:
+    return sum(sample.value for family in families for sample in family.samples
+               if sample.name == name and sample.labels == labels)
+
+
+def test_metrics_are_served_without_a_key_and_count_this_request(client, post_email):
+    # The registry is process-wide and earlier tests counted too: only the difference is this request's.
+    before = scrape(client)
+    post_email(MINIMAL)
+    after = scrape(client)
+
+    assert {family.name for family in after} >= {"smsp_http_requests", "smsp_provider_attempts",
+                                                 "smsp_provider_latency_seconds", "smsp_circuit_open",
+                                                 "smsp_probes", "smsp_all_circuits_open"}
+    for name, labels in [("smsp_http_requests_total", {"route": "/email", "method": "POST", "status": "200"}),
+                         ("smsp_provider_attempts_total", {"provider": "mailgun", "outcome": "accepted"}),
+                         ("smsp_provider_latency_seconds_count", {"provider": "mailgun"})]:
+        assert value(after, name, **labels) == value(before, name, **labels) + 1, name
 
 
 def test_unmatched_paths_share_one_label(client):
