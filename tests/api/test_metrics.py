@@ -1,8 +1,10 @@
 """GET /metrics in one process (no PROMETHEUS_MULTIPROC_DIR): the exposition names every metric and counts."""
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from sendmailproxy.providers.base import Outcome, OutcomeKind
 from tests.api.support import MINIMAL
 
 
@@ -32,6 +34,19 @@ def test_metrics_are_served_without_a_key_and_count_this_request(client, post_em
                          ("smsp_provider_attempts_total", {"provider": "mailgun", "outcome": "accepted"}),
                          ("smsp_provider_latency_seconds_count", {"provider": "mailgun"})]:
         assert value(after, name, **labels) == value(before, name, **labels) + 1, name
+
+
+@pytest.mark.parametrize("kind", list(OutcomeKind), ids=lambda kind: kind.value)
+def test_each_provider_attempt_is_counted_under_its_outcome(client, post_email, providers, kind):
+    providers[0].outcome = Outcome(kind, reason="scripted", message_id="<1@mailgun>")
+    before = scrape(client)
+    post_email(MINIMAL)
+    after = scrape(client)
+
+    moved = {outcome.value: value(after, "smsp_provider_attempts_total", provider="mailgun", outcome=outcome.value)
+             - value(before, "smsp_provider_attempts_total", provider="mailgun", outcome=outcome.value)
+             for outcome in OutcomeKind}
+    assert moved == {outcome.value: int(outcome is kind) for outcome in OutcomeKind}
 
 
 def test_unmatched_paths_share_one_label(client):
