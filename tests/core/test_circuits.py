@@ -6,6 +6,7 @@ import logging
 import pytest
 
 from sendmailproxy.circuits import Circuits, State
+from tests.core.conftest import FakeClock
 
 PROVIDER_FAILURES = ["not_accepted", "ambiguous", "timeout"]
 ALL_KINDS = ["accepted", "rejected", *PROVIDER_FAILURES]
@@ -93,6 +94,23 @@ def test_opened_circuit_schedules_probe_at_interval_times_jitter(world_factory, 
     circuit = world.open("p1")
 
     assert circuit.next_probe_at == pytest.approx(world.clock() + 8.0 * jitter)
+
+
+def test_default_jitter_spreads_probes_over_plus_or_minus_a_quarter_interval(make_outcome):
+    """Without an injected jitter, successive delays vary, and stay within 0.75-1.25 poll intervals."""
+    clock = FakeClock()
+    circuits = Circuits(["p1"], poll_interval=8.0, clock=clock)
+    circuits.record_outcome(circuits["p1"], make_outcome("not_accepted"))
+    delays = []
+    for _ in range(200):
+        circuit = circuits["p1"]
+        delays.append(circuit.next_probe_at - clock())
+        circuits.record_probe(circuit, make_outcome("not_accepted"))
+
+    assert all(6.0 <= delay <= 10.0 for delay in delays), (min(delays), max(delays))
+    # 200 uniform draws that all miss the range's bottom (or top) tenth come once in a billion runs;
+    # a constant or narrowed jitter misses them every time.
+    assert min(delays) < 6.4 and max(delays) > 9.6, (min(delays), max(delays))
 
 
 @pytest.mark.parametrize("retry_after, expected_delay", [
