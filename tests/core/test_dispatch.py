@@ -1,6 +1,8 @@
 """The failover table: which provider gets the message, and what the client is told, for every outcome."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from sendmailproxy.dispatch import Delivery
@@ -10,7 +12,9 @@ from sendmailproxy.errors import (
     OutcomeUnknownError,
     ProviderTimeoutError,
     RejectedByProviderError,
+    SendError,
 )
+from sendmailproxy.providers.base import Outcome, OutcomeKind
 
 # One cell per provider, in failover order: an outcome the provider returns, "open" (its circuit is open,
 # so it must not be called) or "-" (must not be reached).
@@ -235,3 +239,22 @@ def test_an_adapter_that_raises_is_an_unknown_outcome_not_a_500(world_factory, m
     assert "p1" in raised.value.message
     assert not world.circuits["p1"].closed
     assert world.providers["p2"].sent == []  # an unknown outcome is never re-sent
+
+
+@pytest.mark.parametrize("kind, status, level", [
+    (OutcomeKind.NOT_ACCEPTED, 401, logging.ERROR),  # a key to rotate: what an operator alerts on
+    (OutcomeKind.NOT_ACCEPTED, 403, logging.ERROR),
+    (OutcomeKind.NOT_ACCEPTED, 429, logging.WARNING),
+    (OutcomeKind.NOT_ACCEPTED, None, logging.WARNING),  # connection refused
+    (OutcomeKind.AMBIGUOUS, 503, logging.WARNING),
+], ids=["401", "403", "429", "refused", "503"])
+def test_a_failed_attempt_is_logged_at_error_only_when_it_needs_an_operator(world_factory, make_message,
+                                                                           log_records, kind, status, level):
+    world = world_factory("p1")
+    world.providers["p1"].will_send(Outcome(kind, f"HTTP {status}", status=status))
+
+    with pytest.raises(SendError):
+        world.dispatcher.send(make_message())
+
+    [record] = log_records("dispatch")
+    assert (record.levelno, record.provider, record.provider_status) == (level, "p1", status)

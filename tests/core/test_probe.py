@@ -8,6 +8,7 @@ import time
 import pytest
 
 from sendmailproxy.circuits import State
+from sendmailproxy.providers.base import Outcome, OutcomeKind
 
 FAST_POLL = 0.05  # the real thread wakes every poll/5 seconds
 
@@ -54,6 +55,26 @@ def test_each_probe_is_logged(world, make_outcome, log_records):
     [record] = log_records("probe")
     assert (record.provider, record.outcome, record.reason, record.generation) == (
         "p1", "not_accepted", "still refused", 1)
+
+
+@pytest.mark.parametrize("kind, status, level", [
+    (OutcomeKind.NOT_ACCEPTED, 401, logging.ERROR),  # no probe will close it until the key is fixed
+    (OutcomeKind.NOT_ACCEPTED, 403, logging.ERROR),
+    (OutcomeKind.REJECTED, 400, logging.ERROR),  # a bad SMSP_POLL_MESSAGE_ADDRESS: the same for ever
+    (OutcomeKind.NOT_ACCEPTED, 429, logging.WARNING),
+    (OutcomeKind.AMBIGUOUS, 503, logging.WARNING),
+    (OutcomeKind.ACCEPTED, 200, logging.INFO),
+], ids=["401", "403", "400", "429", "503", "accepted"])
+def test_a_probe_is_logged_at_error_when_only_an_operator_can_close_the_circuit(world, log_records, kind, status,
+                                                                               level):
+    world.open("p1")
+    world.providers["p1"].will_probe(Outcome(kind, f"HTTP {status}", status=status))
+    world.clock.advance(world.poll_interval)
+
+    world.prober.probe_due()
+
+    [record] = log_records("probe")
+    assert (record.levelno, record.provider, record.outcome) == (level, "p1", kind.value)
 
 
 def test_probe_that_raises_is_logged_and_does_not_starve_the_others(world, make_outcome, log_records):
