@@ -5,7 +5,6 @@ import os
 import signal
 import socket
 import threading
-import time
 import uuid
 
 import pytest
@@ -25,8 +24,8 @@ def test_killed_worker_is_replaced_and_its_new_prober_closes_its_circuits(start_
     os.kill(victim, signal.SIGKILL)
     [new] = service.wait_for_workers(2, exclude={victim}) - {survivor}
 
-    health = service.health_of_every_worker()[new]
-    assert health["prober"]["alive"] and health["prober"]["heartbeat_age_seconds"] < 2
+    # Alive: its thread runs and its heartbeat is fresh. That it probes is shown below, by events.
+    assert service.health_of_every_worker()[new]["prober"]["alive"]
 
     # Open the new worker's circuit: fresh connections land on either worker, so send until one lands there.
     clean_fake.control.set_fault("mailgun", "status", status=503)
@@ -51,8 +50,9 @@ def test_killed_worker_is_replaced_and_its_new_prober_closes_its_circuits(start_
 
 
 def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_connections(start_service, clean_fake):
-    latency_ms, in_flight = 1500, 6
-    service = start_service(WEB_CONCURRENCY=2, SMSP_PROVIDER_TIMEOUT=5)
+    # Mailgun holds every request this long: ample time for the refusal to come first (it takes milliseconds).
+    latency_ms, in_flight = 4000, 6
+    service = start_service(WEB_CONCURRENCY=2, SMSP_PROVIDER_TIMEOUT=10)
     clean_fake.control.set_fault("mailgun", "ok", latency_ms=latency_ms)
     results: dict[str, requests.Response | Exception] = {}
 
@@ -70,7 +70,6 @@ def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_connections(star
     wait_for(lambda: clean_fake.control.stats()["mailgun"]["connections"] >= in_flight, 10,
              what="every request to reach Mailgun")
     service.process.send_signal(signal.SIGTERM)
-    signalled = time.monotonic()
 
     # New connections are refused (not accepted and then reset) while the in-flight requests still run.
     def refused() -> bool:
@@ -80,9 +79,8 @@ def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_connections(star
         except ConnectionRefusedError:
             return True
 
-    wait_for(refused, 1, 0.05, "new connections to be refused")
-    assert time.monotonic() - signalled < latency_ms / 1000, "too slow to tell refusal from the exit"
-    assert not results, "an in-flight request ended before its provider answered"
+    wait_for(refused, latency_ms / 1000, 0.05, "new connections to be refused")
+    assert not results, "refused only once the in-flight requests had ended, or one ended early"
 
     for client in clients:
         client.join(30)
