@@ -81,7 +81,7 @@ def trickle_headers(port: int, stop: threading.Event, closed_by_server: list[boo
 
 
 def test_slow_headers_do_not_stop_the_service_serving_others(service):
-    slow_clients, duration = 3, 4.0  # fewer slow clients than one worker's threads
+    slow_clients, sends = 3, 20  # fewer slow clients than one worker's threads
     stop, closed_by_server = threading.Event(), []
     threads = [threading.Thread(target=trickle_headers, args=(service.port, stop, closed_by_server))
                for _ in range(slow_clients)]
@@ -89,18 +89,15 @@ def test_slow_headers_do_not_stop_the_service_serving_others(service):
         thread.start()
     try:
         time.sleep(1)  # every slow client holds a thread by now
-        started, latencies = time.monotonic(), []
-        while time.monotonic() - started < duration and len(latencies) < 200:
-            before = time.monotonic()
-            assert service.send(timeout=5).status_code == 200
-            latencies.append(time.monotonic() - before)
+        for _ in range(sends):  # each answered, or send() raises at its timeout
+            assert service.send(timeout=10).status_code == 200
+        assert all(thread.is_alive() for thread in threads), "the slow clients stopped before the sends ended"
     finally:
         stop.set()
         for thread in threads:
             thread.join(15)
-    print(f"\nslowloris: {slow_clients} slow clients, {len(latencies)} normal sends meanwhile, slowest "
-          f"{max(latencies):.2f} s; slow connections closed by the server: {closed_by_server.count(True)}")
-    assert len(latencies) >= 5  # each within its 5 s timeout, or send() raised
+    print(f"\nslowloris: {slow_clients} slow clients, {sends} normal sends meanwhile; "
+          f"slow connections closed by the server: {closed_by_server.count(True)}")
 
 
 @pytest.mark.xfail(strict=True, raises=requests.ReadTimeout,
@@ -127,20 +124,17 @@ def test_as_many_slow_clients_as_threads_do_not_stall_the_service(start_service)
 def test_huge_content_length_is_refused_at_once_and_the_connection_closed(service):
     head = (f"POST /email HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: {API_KEY}\r\n"
             "Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n").encode()
-    with connect(service) as sock:
-        started = time.monotonic()
+    # The socket's timeout bounds every read: a service waiting for the rest of the body never answers.
+    with connect(service, timeout=10) as sock:
         sock.sendall(head + b'{"subject": "x"}')
         status, headers, body = read_response(sock)
-        assert time.monotonic() - started < 3, "the service waited for a body that never came"
         assert_json_error(status, headers, body, 413)
-        # Kept open, the connection would hold a worker thread while gunicorn drains the body (up to 5 s).
+        # Kept open, the connection would hold a worker thread while gunicorn drains the body.
         assert headers["connection"].lower() == "close"
-        closed_at = time.monotonic()
         try:
             assert sock.recv(1) == b""
         except ConnectionResetError:
             pass
-        assert time.monotonic() - closed_at < 1, "the connection stayed open after the 413"
 
 
 def test_invalid_utf8_is_a_json_400(service):
