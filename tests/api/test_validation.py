@@ -5,7 +5,6 @@ import io
 
 import pytest
 
-from sendmailproxy import schemas
 from tests.api.support import KEY, MAX_BODY_BYTES, MINIMAL, README_BODY, nothing_sent
 
 
@@ -141,14 +140,6 @@ def test_invalid_message_is_422_and_sent_nowhere(post_email, providers, body, fi
 def test_errors_name_the_item_in_a_list(post_email):
     response = post_email(with_(toaddress=["ok@example.com", "bad", "fine@example.com"]))
     assert list(response.get_json()["errors"]["toaddress"]) == ["1"]
-
-
-def test_content_over_25_mb_is_refused(post_email, providers, monkeypatch):
-    monkeypatch.setattr(schemas, "MAX_CONTENT_BYTES", 10)
-    response = post_email(attachment(content="QUJDREVG"))  # 9 bytes of body, 6 of attachment
-    assert response.status_code == 422
-    assert "_schema" in response.get_json()["errors"]
-    assert nothing_sent(providers)
 
 
 MALFORMED = {
