@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def classify(response: requests.Response) -> Outcome:
-    """Map one SendGrid answer to exactly one outcome class."""
+    """Map one SendGrid answer to exactly one outcome class (see SendGridProvider.send for a 200)."""
     if response.status_code in (200, 202):  # 202 queued; 200 is sandbox mode's "valid, not sent"
         return Outcome(http.ACCEPTED, message_id=response.headers.get("X-Message-Id") or None,
                        status=response.status_code)
@@ -72,6 +72,16 @@ class SendGridProvider(http.HttpProvider):
         settings: SendGridSettings = config.settings_of(self.name)
         super().__init__(config, settings.base_url, "/v3/mail/send", settings.api_key)
         self._session.headers["Authorization"] = f"Bearer {settings.api_key}"
+
+    def send(self, message: Message) -> Outcome:
+        """Send a real message: only a 202 takes it."""
+        outcome = super().send(message)
+        # A 200 answers sandbox mode (probes) alone; to a real send it is a 2xx we cannot trust (a proxy's
+        # page, say), so whether the message went is unknown.
+        if outcome.status == 200:
+            return Outcome(http.AMBIGUOUS, "unexpected 200 to a real send (only sandbox mode answers 200)",
+                           status=200)
+        return outcome
 
     def _payload(self, message: Message, test_mode: bool) -> dict[str, Any]:
         personalization = {"to": [_address(a) for a in message.to]}

@@ -73,7 +73,7 @@ MAILGUN_ANSWERS = [
 SENDGRID_ANSWERS = [
     ("202", 202, {"headers": {"X-Message-Id": "abc"}}, {"kind": ACCEPTED, "message_id": "abc"}),
     ("202 without id", 202, {}, {"kind": ACCEPTED, "message_id": None}),
-    ("200 sandbox", 200, {}, {"kind": ACCEPTED}),
+    ("200", 200, {"body": "<html>oops"}, {"kind": AMBIGUOUS}),  # sandbox mode's answer; probes expect it
     ("201", 201, {}, {"kind": AMBIGUOUS}),
     ("302 redirect", 302, {"headers": {"Location": "https://elsewhere.example/"}}, {"kind": NOT_ACCEPTED}),
     ("400", 400, {"json": sg_errors(("Invalid email", "personalizations.0.to.0.email"), ("Bad subject", None))},
