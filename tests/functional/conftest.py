@@ -9,6 +9,17 @@ from tests.functional.harness import Gunicorn, provider_env
 pytestmark = pytest.mark.functional
 
 
+def stop_and_check_logs(services: list[Gunicorn], show: bool) -> None:
+    """Stop the services; print their log tails if a test failed; then check every line of each log is JSON."""
+    for service in services:
+        service.stop()
+    if show:
+        for service in services:
+            print(f"\n--- {service.log_path} (tail) ---\n{service.log_tail()}")
+    for service in services:
+        service.log_records()  # README: JSON lines, gunicorn's own included, whatever the test did
+
+
 @pytest.fixture(scope="session")
 def fake():
     with run_fake_providers() as running:
@@ -35,11 +46,7 @@ def start_service(clean_fake, tmp_path, request):
         return service.start()
 
     yield start
-    for service in started:
-        service.stop()
-    if getattr(request.node, "failed", False):
-        for service in started:
-            print(f"\n--- {service.log_path} (tail) ---\n{service.log_tail()}")
+    stop_and_check_logs(started, show=getattr(request.node, "failed", False))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -63,8 +70,4 @@ def start_module_service(fake, tmp_path_factory, request):
         return service.start()
 
     yield start
-    for service in started:
-        service.stop()
-    if request.session.testsfailed > failed_before:
-        for service in started:
-            print(f"\n--- {service.log_path} (tail) ---\n{service.log_tail()}")
+    stop_and_check_logs(started, show=request.session.testsfailed > failed_before)

@@ -1,6 +1,7 @@
 """Run the service the way production does (gunicorn, several workers) and talk to it over real HTTP."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -120,6 +121,24 @@ class Gunicorn:
         """Each live worker's circuit state for `provider`: pid -> "closed" or "open"."""
         return {pid: health["circuits"][provider]["state"]
                 for pid, health in self.health_of_every_worker(timeout).items()}
+
+    def log_offset(self) -> int:
+        """Where the log ends now: a `log_records` bound that splits it into before and after."""
+        return self.log_path.stat().st_size
+
+    def log_records(self, start: int = 0, end: int | None = None) -> list[dict]:
+        """The log's complete lines between two offsets, each parsed as the JSON object it must be."""
+        with open(self.log_path, "rb") as log:
+            log.seek(start)
+            text = log.read(None if end is None else end - start).decode("utf-8")
+        records = []
+        for line in text.split("\n")[:-1]:  # a line still being written has no newline yet
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                raise AssertionError(f"a log line that is not JSON: {line!r}") from None
+            assert isinstance(records[-1], dict), f"a log line that is not a JSON object: {line!r}"
+        return records
 
     def log_tail(self, lines: int = 60) -> str:
         try:

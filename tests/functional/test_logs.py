@@ -1,0 +1,129 @@
+"""The log of a real gunicorn at DEBUG level, after each provider met every outcome class: what it shows and hides.
+
+One gunicorn per provider (it is the only one configured, so every message goes to it) sends a message whose
+bodies and attachment hold a unique marker through each fault of the fake, waits for a probe under that fault,
+and lets the circuit close again. The tests then read its whole log, stdout and stderr.
+"""
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from tests.functional.harness import API_KEY, wait_for
+
+pytestmark = pytest.mark.functional
+
+# What only the provider's own requests carry, given the running fake: adding a provider is one entry.
+PROVIDER_SECRETS = {
+    "mailgun": lambda fake: [fake.mailgun_key, base64.b64encode(f"api:{fake.mailgun_key}".encode()).decode()],
+    "sendgrid": lambda fake: [fake.sendgrid_key],
+}
+CLIENT_SECRETS = [API_KEY, "Authorization: Basic", "Bearer"]
+MARKER = f"marker-{uuid.uuid4().hex}"
+MESSAGE = {
+    "subject": "the marker is in the bodies and the attachment",
+    "plaintextbody": f"text {MARKER}",
+    "htmlbody": f"<p>{MARKER}</p>",
+    "attachments": [{"filename": "a.txt", "content": base64.b64encode(MARKER.encode()).decode()}],
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    fault: dict
+    status: int  # what the client is told
+    level: str | None = None  # of the attempt's and the probes' lines, when the circuit opens
+
+
+CASES = [
+    Case("accepted", {"mode": "ok"}, 200),
+    Case("rejected", {"mode": "status", "status": 400}, 422),
+    Case("401", {"mode": "status", "status": 401}, 502, "ERROR"),  # a key to rotate: what operators alert on
+    Case("403", {"mode": "status", "status": 403}, 502, "ERROR"),
+    Case("429", {"mode": "status", "status": 429, "retry_after_s": 0}, 502, "WARNING"),
+    Case("stopped", {"mode": "stopped"}, 502, "WARNING"),
+    Case("503", {"mode": "status", "status": 503}, 502, "WARNING"),
+    Case("reset", {"mode": "reset"}, 502, "WARNING"),
+    Case("malformed", {"mode": "malformed"}, 502, "WARNING"),
+    Case("hang", {"mode": "hang"}, 504, "WARNING"),
+]
+
+# README.md's Logs section: the fields of each kind of line, beyond those of every line.
+EVERY_LINE = {"time", "level", "logger", "message"}
+DOCUMENTED = {
+    ("sendmailproxy.api", "request"): {"method", "path", "status", "duration_ms", "request_id", "provider",
+                                       "attempts"},
+    ("sendmailproxy.probe", "probe"): {"provider", "outcome", "reason", "generation"},
+    ("sendmailproxy.circuits", "circuit open"): {"provider", "from", "to", "reason", "generation"},
+    ("sendmailproxy.circuits", "circuit closed"): {"provider", "from", "to", "reason", "generation"},
+}
+
+
+@dataclass
+class Run:
+    """One provider's gunicorn, stopped, and the log offsets each case began and ended at."""
+
+    provider: str
+    service: object
+    phases: dict[str, tuple[int, int]]
+
+    def records(self, case: Case, logger: str) -> list[dict]:
+        start, end = self.phases[case.name]
+        return [r for r in self.service.log_records(start, end)
+                if r["logger"] == logger and r.get("provider") == self.provider]
+
+
+@pytest.fixture(scope="module", params=list(PROVIDER_SECRETS))
+def run(request, start_module_service, fake) -> Run:
+    provider = request.param
+    service = start_module_service(SMSP_PROVIDERS=provider, WEB_CONCURRENCY=1, SMSP_LOG_OUTPUT_DEBUG="true",
+                                   SMSP_POLL_INTERVAL=0.1, SMSP_PROVIDER_TIMEOUT=0.5)
+
+    def circuit() -> dict:
+        [health] = service.health_of_every_worker().values()
+        return health["circuits"][provider]
+
+    phases = {}
+    for case in CASES:
+        start = service.log_offset()
+        fake.control.set_fault(provider, **case.fault)
+        assert service.send(**MESSAGE).status_code == case.status, case
+        if case.level:
+            wait_for(lambda: circuit()["probes"] >= 1, 15, what=f"{case.name}: a probe under the fault")
+        phases[case.name] = start, service.log_offset()
+        fake.control.reset_faults()
+        wait_for(lambda: circuit()["state"] == "closed", 15, what=f"{case.name}: the circuit to close again")
+    service.stop()
+    return Run(provider, service, phases)
+
+
+def test_no_secret_and_no_message_body_is_logged(run, fake):
+    log = run.service.log_path.read_text()
+    assert MARKER in MESSAGE["plaintextbody"] and len(log.splitlines()) > 50  # the scan has something to read
+    forbidden = [MARKER, MESSAGE["attachments"][0]["content"], *CLIENT_SECRETS, *PROVIDER_SECRETS[run.provider](fake)]
+    assert [secret for secret in forbidden if secret in log] == []
+
+
+def test_every_line_is_json_with_the_documented_fields_gunicorns_own_included(run):
+    records = run.service.log_records()  # fails on the first line that is not a JSON object
+
+    assert [r for r in records if not EVERY_LINE <= set(r)] == []
+    assert {"gunicorn.error", *(logger for logger, _ in DOCUMENTED)} <= {r["logger"] for r in records}
+    for record in records:
+        fields = DOCUMENTED.get((record["logger"], record["message"]), set())
+        assert fields <= set(record), record
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if case.level], ids=lambda case: case.name)
+def test_attempts_and_probes_are_error_lines_only_when_they_need_an_operator(run, case):
+    attempts = run.records(case, "sendmailproxy.dispatch")
+    probes = run.records(case, "sendmailproxy.probe")
+
+    assert attempts and probes
+    assert {r["level"] for r in attempts} == {case.level}
+    # A probe may pass where the send failed (SendGrid's sandbox answers 200 to what is a bad 200 for mail).
+    assert {r["level"] == "ERROR" for r in probes} == {case.level == "ERROR"}
