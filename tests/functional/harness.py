@@ -117,10 +117,13 @@ class Gunicorn:
 
         return wait_for(ready, timeout, 0.1, f"{count} workers other than {sorted(exclude)}")
 
+    def circuits(self, provider: str = "mailgun", timeout: float = 10) -> dict[int, dict]:
+        """Each live worker's circuit for `provider`, as /healthcheck shows it: pid -> state, failures, probes..."""
+        return {pid: health["circuits"][provider] for pid, health in self.health_of_every_worker(timeout).items()}
+
     def circuit_states(self, provider: str = "mailgun", timeout: float = 10) -> dict[int, str]:
         """Each live worker's circuit state for `provider`: pid -> "closed" or "open"."""
-        return {pid: health["circuits"][provider]["state"]
-                for pid, health in self.health_of_every_worker(timeout).items()}
+        return {pid: circuit["state"] for pid, circuit in self.circuits(provider, timeout).items()}
 
     def log_offset(self) -> int:
         """Where the log ends now: a `log_records` bound that splits it into before and after."""

@@ -40,10 +40,6 @@ def assert_each_delivered_once(fake, results):
             assert by_subject[subject]["id"] == response.json()["id"]
 
 
-def circuits_everywhere(service) -> dict[int, str]:
-    return {pid: h["circuits"]["mailgun"]["state"] for pid, h in service.health_of_every_worker().items()}
-
-
 def test_primary_refusing_connections_costs_no_client_an_error(start_service, clean_fake):
     service = start_service()
     clean_fake.control.set_fault("mailgun", "stopped")
@@ -71,7 +67,7 @@ def test_ambiguous_primary_failure_costs_at_most_the_requests_in_flight(
     # Each of the 3 workers learns on its own; at most the requests in flight when it tripped fail.
     assert 1 <= len(errors) <= 3 * threads
     # Afterwards (every worker has tripped: 80 fresh connections reach them all), everything fails over.
-    assert set(circuits_everywhere(service).values()) == {"open"}
+    assert set(service.circuit_states().values()) == {"open"}
     after = send_many(service, 2 * threads, threads)
     assert {response.json()["provider"] for _, response in after} == {"sendgrid"}
     results += after
@@ -86,14 +82,13 @@ def test_recovered_primary_gets_its_traffic_back_at_each_workers_next_probe(star
     service = start_service(SMSP_POLL_INTERVAL=POLL_INTERVAL)
     clean_fake.control.set_fault("mailgun", "status", status=503)
     send_many(service, 40)  # trips the circuit in the workers these reach
-    opened = wait_for(lambda: {pid for pid, state in circuits_everywhere(service).items() if state == "open"},
+    opened = wait_for(lambda: {pid for pid, state in service.circuit_states().items() if state == "open"},
                       10, what="a worker to open its circuit")
 
     clean_fake.control.set_fault("mailgun", "ok")
-    # Probes are due every POLL_INTERVAL (jittered, tested with a fake clock in tests/core); this bound only
-    # stops a stuck test. What recovery within a probe interval means here: each worker closes at its first
-    # probe after Mailgun came back, so Mailgun records exactly one accepted probe per opened worker.
-    wait_for(lambda: set(circuits_everywhere(service).values()) == {"closed"}, 30,
+    # The bound only stops a stuck test (probe timing is tested on a fake clock in tests/core). Recovery means
+    # each opened worker closes at its first probe after Mailgun came back: one accepted probe each.
+    wait_for(lambda: set(service.circuit_states().values()) == {"closed"}, 30,
              what="every worker's circuit to close")
     probes = clean_fake.control.messages(provider="mailgun", probes=True)
     assert len(probes) == len(opened) and all(p["probe"] for p in probes)
@@ -122,8 +117,8 @@ def test_failure_threshold_from_the_environment_opens_the_circuit_at_the_third_f
     clean_fake.control.set_fault("mailgun", "status", status=503)
 
     def mailgun_circuit() -> tuple[str, int]:
-        [health] = service.health_of_every_worker().values()
-        return health["circuits"]["mailgun"]["state"], health["circuits"]["mailgun"]["consecutive_failures"]
+        [circuit] = service.circuits().values()
+        return circuit["state"], circuit["consecutive_failures"]
 
     for failures in (1, 2):
         assert service.send().status_code == 502

@@ -86,8 +86,8 @@ def run(request, start_module_service, fake) -> Run:
                                    SMSP_POLL_INTERVAL=0.1, SMSP_PROVIDER_TIMEOUT=0.5)
 
     def circuit() -> dict:
-        [health] = service.health_of_every_worker().values()
-        return health["circuits"][provider]
+        [circuit] = service.circuits(provider).values()
+        return circuit
 
     fake.control.reset_faults()
     fake.control.clear()

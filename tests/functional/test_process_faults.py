@@ -37,13 +37,13 @@ def test_killed_worker_is_replaced_and_its_new_prober_closes_its_circuits(start_
 
     wait_for(new_worker_tripped, 30, 0, "the new worker to open its mailgun circuit")
     assert set(statuses) <= {200, 502}
-    opened = service.health_of_every_worker()[new]["circuits"]["mailgun"]
+    opened = service.circuits()[new]
 
     # Only a probe closes a circuit, and only the probe thread probes: closing proves the new thread runs.
     clean_fake.control.set_fault("mailgun", "ok")
     wait_for(lambda: service.circuit_states()[new] == "closed", 4 * POLL_INTERVAL + 5,
              what="the new worker's probe to close its circuit")
-    closed = service.health_of_every_worker()[new]["circuits"]["mailgun"]
+    closed = service.circuits()[new]
     assert closed["generation"] == opened["generation"] + 1 and closed["probes"] >= 1
     assert clean_fake.control.messages("mailgun", probes=True), "no probe reached Mailgun"
     assert survivor in service.worker_pids(), "killing one worker disturbed the other"
