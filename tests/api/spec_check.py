@@ -20,9 +20,14 @@ def _ecma_pattern(validator, pattern: str, instance, schema):
 SpecValidator = extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
 
 
+def _validator(schema: dict) -> SpecValidator:
+    # A schema's `#/components/...` references resolve against its root: give that root swagger.yaml's components.
+    return SpecValidator({**schema, "components": SPEC["components"]})
+
+
 def validate(instance: object, schema: dict) -> None:
-    """Validate against a schema from swagger.yaml; its `#/components/...` references resolve there."""
-    SpecValidator({**schema, "components": SPEC["components"]}).validate(instance)
+    """Validate against a schema taken from swagger.yaml."""
+    _validator(schema).validate(instance)
 
 
 def resolve(node: dict) -> dict:
@@ -35,7 +40,7 @@ def resolve(node: dict) -> dict:
     return node
 
 
-_EMAIL_REQUEST = SpecValidator({"$ref": "#/components/schemas/EmailRequest", "components": SPEC["components"]})
+_EMAIL_REQUEST = _validator({"$ref": "#/components/schemas/EmailRequest"})
 
 
 def request_errors(payload: object) -> list[str]:
