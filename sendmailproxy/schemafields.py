@@ -12,7 +12,6 @@ from sendmailproxy.message import Address
 
 MAX_ADDRESS_CHARS = 254
 MAX_RECIPIENTS = 1000  # to + cc + bcc, for both providers
-RESERVED_HEADERS = frozenset({"x-sg-id", "x-sg-eid"})  # the X- names SendGrid will not let us set
 
 # These patterns appear verbatim in swagger.yaml (tests/api/test_spec.py checks it), so they use only
 # syntax that ECMA-262 and Python share. Addresses are matched whole rather than with parseaddr,
@@ -36,6 +35,7 @@ def _address_pattern(name_char: str, bare_name_char: str) -> str:
 ADDRESS_PATTERN = _address_pattern(_NAME_CHAR, _BARE_NAME_CHAR)
 SENDER_PATTERN = _address_pattern(_ASCII_NAME_CHAR, _ASCII_BARE_NAME_CHAR)
 HEADER_NAME_PATTERN = r"^[Xx]-[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+RESERVED_HEADER_PATTERN = r"^[Xx]-[Ss][Gg]-[Ee]?[Ii][Dd]$"  # X-SG-ID and X-SG-EID: SendGrid will not let us set them
 TAG_PATTERN = r"^[ -~]{1,128}$"
 CONTENT_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
 
@@ -129,12 +129,13 @@ class HeaderName(fields.Field):
     """A custom `X-` header name that SendGrid does not reserve."""
 
     regex = re.compile(HEADER_NAME_PATTERN)
+    reserved = re.compile(RESERVED_HEADER_PATTERN)
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         name = _string(value)
         if not self.regex.fullmatch(name):
             raise ValidationError("Must be X- followed by letters, digits or !#$%&'*+.^_`|~-.")
-        if name.lower() in RESERVED_HEADERS:
+        if self.reserved.fullmatch(name):
             raise ValidationError("Reserved by the mail provider.")
         return name
 

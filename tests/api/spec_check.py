@@ -1,76 +1,89 @@
-"""Check Flask test responses (and request bodies) against swagger.yaml with jsonschema."""
+"""Check responses (and request bodies) against swagger.yaml: OpenAPI 3.1, whose schemas are JSON Schema 2020-12."""
 from __future__ import annotations
 
-import functools
+import re
 
 import jsonschema
+from jsonschema.validators import extend
 from werkzeug.test import TestResponse
 
 from sendmailproxy.api import SPEC
 
 
-def _resolve(ref: str) -> dict:
-    node = SPEC
-    for part in ref.removeprefix("#/").split("/"):
-        node = node[part]
+def _ecma_pattern(validator, pattern: str, instance, schema):
+    # JSON Schema patterns are ECMA-262, where a closing `$` is the end of the string; Python's `$` also
+    # matches before a final newline, so "a@example.com\n" would pass an address pattern.
+    if validator.is_type(instance, "string") and not re.search(re.sub(r"(?<!\\)\$$", r"\\Z", pattern), instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+SpecValidator = extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
+
+
+def _validator(schema: dict) -> SpecValidator:
+    # A schema's `#/components/...` references resolve against its root: give that root swagger.yaml's components.
+    return SpecValidator({**schema, "components": SPEC["components"]})
+
+
+def validate(instance: object, schema: dict) -> None:
+    """Validate against a schema taken from swagger.yaml."""
+    _validator(schema).validate(instance)
+
+
+def resolve(node: dict) -> dict:
+    """An OpenAPI object (response, header), or the one its $ref names."""
+    while "$ref" in node:
+        target = SPEC
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
     return node
 
 
-def to_json_schema(node):
-    """An OpenAPI 3.0 schema as plain JSON Schema: $refs inlined, `nullable` turned into a null branch."""
-    if isinstance(node, list):
-        return [to_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        return to_json_schema(_resolve(node["$ref"]))
-    schema = {key: to_json_schema(value) for key, value in node.items() if key not in ("nullable", "example")}
-    return {"anyOf": [schema, {"type": "null"}]} if node.get("nullable") else schema
+_EMAIL_REQUEST = _validator({"$ref": "#/components/schemas/EmailRequest"})
 
 
-@functools.cache
-def _validator(ref: str) -> jsonschema.Draft4Validator:
-    return jsonschema.Draft4Validator(to_json_schema({"$ref": ref}))
+def request_errors(payload: object) -> list[str]:
+    """Why EmailRequest's schema refuses `payload`; empty if it accepts it."""
+    return [error.message for error in _EMAIL_REQUEST.iter_errors(payload)]
 
 
 def assert_request_matches_spec(payload: object) -> None:
     """The spec accepts a body the service accepted (it may be looser, never stricter)."""
-    _validator("#/components/schemas/EmailRequest").validate(payload)
+    assert not request_errors(payload), request_errors(payload)
 
 
-def _validate(instance: object, schema: dict) -> None:
-    jsonschema.validate(instance, schema, cls=jsonschema.Draft4Validator)
-
-
-def _documented_response(path: str, method: str, status: int) -> dict:
+def documented_response(path: str, method: str, status: int) -> dict:
+    """The response swagger.yaml documents; an unlisted path must answer 404, an unlisted method 405."""
     operations = SPEC["paths"].get(path)
     if operations is None:
-        return _resolve("#/components/responses/NotFound")
+        assert status == 404, f"{method} {path}: not a documented path, so 404, not {status}"
+        return resolve({"$ref": "#/components/responses/NotFound"})
     operation = operations.get("get" if method == "HEAD" else method.lower())
     if operation is None:
-        return _resolve("#/components/responses/MethodNotAllowed")
+        assert status == 405, f"{method} {path}: not a documented method, so 405, not {status}"
+        return resolve({"$ref": "#/components/responses/MethodNotAllowed"})
     responses = operation["responses"]
     assert str(status) in responses, f"{method} {path} answered {status}, not documented in swagger.yaml"
-    response = responses[str(status)]
-    return _resolve(response["$ref"]) if "$ref" in response else response
+    return resolve(responses[str(status)])
 
 
 def assert_response_matches_spec(response: TestResponse) -> None:
     """The status, headers and JSON body are what swagger.yaml documents for this path and method."""
     method, path = response.request.method, response.request.path
-    documented = _documented_response(path, method, response.status_code)
+    documented = documented_response(path, method, response.status_code)
     for name, header in documented.get("headers", {}).items():
-        header = _resolve(header["$ref"]) if "$ref" in header else header
+        header = resolve(header)
         value = response.headers.get(name)
         if value is None:
             assert not header.get("required"), f"{method} {path} {response.status_code}: no {name} header"
             continue
-        schema = to_json_schema(header["schema"])
-        _validate(int(value) if schema.get("type") == "integer" else value, schema)
+        schema = header["schema"]
+        validate(int(value) if schema.get("type") == "integer" else value, schema)
     content = documented.get("content")
     if method == "HEAD":
         return
     assert content, f"{method} {path} {response.status_code}: swagger.yaml documents no body"
     assert response.mimetype in content, f"{method} {path} {response.status_code}: {response.mimetype}"
     body = response.get_json() if response.is_json else response.get_data(as_text=True)
-    _validate(body, to_json_schema(content[response.mimetype]["schema"]))
+    validate(body, content[response.mimetype]["schema"])

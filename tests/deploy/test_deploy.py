@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.dockerfile import DOCKERFILE, dockerfile_stages, instrs, parse_env, parse_from, strip_flags
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-DOCKERFILE = REPO / "Dockerfile"
 
 # Oldest Kubernetes minor we support, and the newest the pinned
 # kubernetes-validate ships (catches APIs removed since).
@@ -163,63 +164,6 @@ def prestop_sleep_seconds(container: dict) -> int:
     return int(cmd[1])
 
 
-# ---- Dockerfile parsing ---------------------------------------------------
-
-
-def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
-    """(INSTRUCTION, args) pairs with comments dropped and continuations joined."""
-    out: list[tuple[str, str]] = []
-    buf = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("#") or (not line and not buf):
-            continue
-        if line.endswith("\\"):
-            buf += line[:-1].rstrip() + " "
-            continue
-        buf += line
-        instr, _, args = buf.strip().partition(" ")
-        out.append((instr.upper(), args.strip()))
-        buf = ""
-    assert not buf, "Dockerfile ends with a line continuation"
-    return out
-
-
-def dockerfile_stages(text: str) -> list[list[tuple[str, str]]]:
-    stages: list[list[tuple[str, str]]] = []
-    for instr, args in dockerfile_instructions(text):
-        if instr == "FROM":
-            stages.append([])
-        else:
-            assert stages, f"{instr} before the first FROM"
-        stages[-1].append((instr, args))
-    return stages
-
-
-def parse_from(args: str) -> tuple[str, str | None]:
-    parts = [p for p in args.split() if not p.startswith("--")]
-    image = parts[0]
-    alias = parts[2].lower() if len(parts) == 3 and parts[1].upper() == "AS" else None
-    return image, alias
-
-
-def parse_env(args: str) -> dict[str, str]:
-    tokens = shlex.split(args)
-    if tokens and "=" not in tokens[0]:  # legacy `ENV KEY value`
-        return {tokens[0]: " ".join(tokens[1:])}
-    return dict(t.split("=", 1) for t in tokens)
-
-
-def strip_flags(args: str) -> tuple[list[str], str]:
-    flags = []
-    rest = args
-    while rest.startswith("--"):
-        flag, _, rest = rest.partition(" ")
-        flags.append(flag)
-        rest = rest.lstrip()
-    return flags, rest
-
-
 @pytest.fixture(scope="module")
 def dockerfile_text() -> str:
     return DOCKERFILE.read_text()
@@ -233,10 +177,6 @@ def stages(dockerfile_text: str) -> list[list[tuple[str, str]]]:
 @pytest.fixture(scope="module")
 def final_stage(stages) -> list[tuple[str, str]]:
     return stages[-1]
-
-
-def instrs(stage, name: str) -> list[str]:
-    return [args for instr, args in stage if instr == name]
 
 
 # --------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """Fuzzing: schemathesis (every check) against gunicorn's /swagger.json, with the fake providers behind it.
 
-Run as the `st` command line in a subprocess: the run is bounded by examples and wall clock, its report is
-kept under tmp_path, and it shares no Hypothesis database or warning filters with this pytest process.
+Run as the `st` command line in a subprocess: its report is kept under tmp_path, and it shares no Hypothesis
+database or warning filters with this pytest process. The run is bounded by a case count, not a clock, so a busy
+machine makes it slower, never smaller.
 """
 from __future__ import annotations
 
+import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +18,10 @@ from tests.functional.harness import API_KEY, ROOT
 
 pytestmark = pytest.mark.functional
 
-MAX_EXAMPLES = 50  # per operation, then fuzzing repeats until MAX_SECONDS are spent
-MAX_SECONDS = 30  # schemathesis's own budget for the whole run
-HARD_TIMEOUT = 120  # if schemathesis ignores its budget
-MIN_CASES = 100  # fewer means the run was starved, not that the API is clean
+MAX_EXAMPLES = 300  # cases per operation and generation mode (schema-valid, schema-invalid)
+HARD_TIMEOUT = 110  # seconds, only for a hung schemathesis: a run takes 10-20 s
 # The coverage phase is left out: for this spec (unique lists of up to 1000 pattern-bound addresses) it
-# spends over 100 s generating boundary values before its first request.
+# spends over 90 s generating boundary values, which CI cannot afford on every run.
 PHASES = "examples,fuzzing"
 
 
@@ -31,9 +30,9 @@ def test_schemathesis_finds_no_server_error_and_no_spec_mismatch(start_service, 
     command = [
         str(Path(sys.executable).parent / "st"), "run", service.url + "/swagger.json",
         "--phases", PHASES, "--checks", "all", "--header", f"X-API-KEY: {API_KEY}",
-        "--max-examples", str(MAX_EXAMPLES), "--max-time", str(MAX_SECONDS),
-        "--request-timeout", "10", "--workers", "1", "--generation-database", "none",
-        "--no-color", "--output-truncate", "true", "--report", "junit", "--report-dir", str(tmp_path),
+        "--max-examples", str(MAX_EXAMPLES), "--request-timeout", "10", "--workers", "1",
+        "--generation-database", "none", "--no-color", "--output-truncate", "true",
+        "--report", "json,junit", "--report-dir", str(tmp_path),
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.functional.schemathesis_hooks",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
@@ -42,6 +41,9 @@ def test_schemathesis_finds_no_server_error_and_no_spec_mismatch(start_service, 
     print(f"\n{summary}")
     assert run.returncode == 0, \
         f"schemathesis failed (exit {run.returncode}):\n{run.stdout[-20000:]}\n{run.stderr[-3000:]}"
-    generated = re.search(r"(\d+) generated", summary)
-    assert generated and int(generated[1]) >= MIN_CASES, "schemathesis ran too few cases to mean anything"
-    assert "✅ Fuzzing" in summary, "the fuzzing phase did not run to completion"
+    report = json.loads(next(tmp_path.glob("json-*.json")).read_text())
+    assert report["complete"] and report["phases"]["fuzzing"]["status"] == "success", report["phases"]
+    # Fewer cases than one operation's budget means the run was starved or cut short, not that the API is clean.
+    assert report["test_cases"]["generated"] >= MAX_EXAMPLES, report["test_cases"]
+    accepted = report["valid_rates"]["POST /email"]["fuzzing"]["accepted"]
+    assert accepted >= MAX_EXAMPLES // 2, f"only {accepted} schema-valid messages were sent and accepted"
