@@ -18,7 +18,7 @@ from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ParamValidationError
-from botocore.validate import ParamValidator
+from botocore.validate import validate_parameters
 
 from .addresses import is_mailbox, split_mailboxes
 from .http11 import Reply, Request, json_reply, reason
@@ -170,7 +170,7 @@ class SesApi:
     def _validate(self, payload) -> dict:
         """The message SES would send, or the SesError it would answer with."""
         try:
-            ParamValidator().validate(payload, _INPUT)
+            validate_parameters(payload, _INPUT)
         except ParamValidationError as error:
             raise SesError(400, "BadRequestException", str(error)) from None
         content = payload["Content"]
