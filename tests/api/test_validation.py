@@ -4,8 +4,10 @@ from __future__ import annotations
 import io
 
 import pytest
+from marshmallow import ValidationError
 
 from sendmailproxy import schemas
+from sendmailproxy.limits import Limits
 from tests.api.support import KEY, MAX_BODY_BYTES, MINIMAL, README_BODY, nothing_sent
 
 
@@ -143,12 +145,19 @@ def test_errors_name_the_item_in_a_list(post_email):
     assert list(response.get_json()["errors"]["toaddress"]) == ["1"]
 
 
-def test_content_over_25_mb_is_refused(post_email, providers, monkeypatch):
-    monkeypatch.setattr(schemas, "MAX_CONTENT_BYTES", 10)
-    response = post_email(attachment(content="QUJDREVG"))  # 9 bytes of body, 6 of attachment
-    assert response.status_code == 422
-    assert "_schema" in response.get_json()["errors"]
-    assert nothing_sent(providers)
+def test_limits_follow_the_configured_providers_not_every_registered_one(post_email, providers):
+    # SES and Postmark are registered but not configured: 60 recipients and a tag with a space are fine.
+    body = with_(toaddress=[f"r{n}@example.com" for n in range(60)], tags=["has space"])
+    assert post_email(body).status_code == 200
+    assert len(providers[0].sent) == 1
+
+
+def test_content_over_the_limit_is_refused():
+    schema = schemas.EmailSchema(limits=Limits(content_bytes=14))
+    with pytest.raises(ValidationError) as raised:
+        schema.load(attachment(content="QUJDREVG"))  # 9 bytes of body, 6 of attachment
+    assert raised.value.messages == {"_schema": ["Bodies and decoded attachments together exceed 14 bytes."]}
+    assert schema.load(attachment(content="QUJDREU="))  # 14 bytes are fine
 
 
 MALFORMED = {

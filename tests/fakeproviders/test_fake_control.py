@@ -98,7 +98,7 @@ def test_stats_count_requests_by_status_and_clear_forgets(fake, mailgun, sendgri
 
 def test_control_errors_raise_in_the_client(fake):
     with pytest.raises(FakeProvidersError, match="404"):
-        FakeProviders(fake.control.url).set_fault("postmark", "ok")
+        FakeProviders(fake.control.url).set_fault("nosuch", "ok")
 
 
 def _chunks(data: bytes, size: int):
