@@ -21,6 +21,7 @@ FAULT_PARAMS = {
     "ok": {"latency_ms"},
     "status": {"status", "retry_after_s", "latency_ms"},
     "not_allowed": {"latency_ms"},
+    "account": {"error", "latency_ms"},  # one of the provider's ACCOUNT_ERRORS: suspended, bad_token, ...
     "malformed": {"latency_ms"},
     "hang": set(),
     "reset": set(),
@@ -38,9 +39,10 @@ class Fault:
     status: int | None = None
     latency_ms: float = 0
     retry_after_s: float = 10
+    error: str | None = None
 
     @classmethod
-    def parse(cls, params: dict, modes=tuple(FAULT_PARAMS)) -> "Fault":
+    def parse(cls, params: dict, modes=tuple(FAULT_PARAMS), account_errors=()) -> "Fault":
         """Build a fault from the control API's JSON, refusing anything unknown or ill-typed."""
         mode = params.get("mode")
         if mode not in modes:
@@ -51,16 +53,19 @@ class Fault:
         status = params.get("status")
         if mode == "status" and not (type(status) is int and 200 <= status <= 599):
             raise FaultError("status must be an integer from 200 to 599")
+        error = params.get("error")
+        if mode == "account" and error not in account_errors:
+            raise FaultError(f"error must be one of {', '.join(account_errors)}")
         for name in ("latency_ms", "retry_after_s"):
             value = params.get(name, 0)
             if type(value) not in (int, float) or value < 0:
                 raise FaultError(f"{name} must be a number >= 0")
-        return cls(mode, status, params.get("latency_ms", 0), params.get("retry_after_s", 10))
+        return cls(mode, status, params.get("latency_ms", 0), params.get("retry_after_s", 10), error)
 
     def describe(self) -> dict:
         """The parameters that matter for this mode, as the control API reports them."""
         values = {"status": self.status, "latency_ms": self.latency_ms,
-                  "retry_after_s": self.retry_after_s}
+                  "retry_after_s": self.retry_after_s, "error": self.error}
         return {"mode": self.mode, **{k: v for k, v in values.items() if k in FAULT_PARAMS[self.mode]}}
 
 
@@ -143,9 +148,11 @@ class ProviderEndpoint:
         self.listener = Listener(host, port, self._serve)
 
     def parse_fault(self, params: dict) -> Fault:
-        # not_allowed is a Mailgun account state; SendGrid has no such 400.
-        modes = [m for m in FAULT_PARAMS if m != "not_allowed" or hasattr(self.api, "not_allowed")]
-        return Fault.parse(params, modes)
+        # not_allowed is a Mailgun account state; SendGrid has no such 400. Account errors are each fake's own.
+        account_errors = tuple(getattr(self.api, "ACCOUNT_ERRORS", ()))
+        modes = [m for m in FAULT_PARAMS if (m != "not_allowed" or hasattr(self.api, "not_allowed"))
+                 and (m != "account" or account_errors)]
+        return Fault.parse(params, modes, account_errors)
 
     async def set_fault(self, fault: Fault) -> None:
         if fault.mode == "stopped":
@@ -189,6 +196,8 @@ class ProviderEndpoint:
             return self.api.error(fault.status, retry_after_s=fault.retry_after_s), None
         if fault.mode == "not_allowed":
             return self.api.not_allowed(), None
+        if fault.mode == "account":
+            return self.api.account_error(fault.error), None
         if fault.mode == "malformed":
             return self.api.malformed(), None
         if request.too_large:

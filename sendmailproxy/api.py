@@ -17,7 +17,6 @@ from sendmailproxy import metrics
 from sendmailproxy.errors import SendError, ValidationFailedError
 from sendmailproxy.intake import check_api_key, check_json_content_type, check_size, read_json_object
 from sendmailproxy.logconfig import REQUEST_ID
-from sendmailproxy.schemas import EMAIL_SCHEMA
 from sendmailproxy.service import current_service
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ def send_email():
     check_json_content_type()
     payload = read_json_object(service.config.max_body_bytes)
     try:
-        message = EMAIL_SCHEMA.load(payload)
+        message = service.schema.load(payload)
     except ValidationError as error:
         raise ValidationFailedError("The message is invalid; see errors.",
                                     body={"errors": error.messages}) from None

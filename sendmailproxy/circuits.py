@@ -6,6 +6,9 @@ answer from an older state cannot change a newer one. Each write re-reads and re
 under a short lock (never held across a provider call), so an older read never overwrites a newer
 record; reads, and outcomes that change nothing, take no lock.
 
+Probes of an open circuit follow the poll interval at first, then back off exponentially (with jitter)
+to a cap; an answer that needs an operator (a revoked key, a suspended account) waits the whole cap.
+
 Race we accept (see docs/resilience): a thread that read CLOSED just before another opened the
 circuit may still send.
 """
@@ -22,6 +25,9 @@ from typing import Callable, Iterable
 from sendmailproxy.providers.base import Outcome, OutcomeKind
 
 log = logging.getLogger(__name__)
+
+PROBES_AT_POLL_INTERVAL = 3  # failed probes before the interval starts doubling
+MAX_DOUBLINGS = 32  # far past any cap; keeps the power small however long a provider stays down
 
 
 class State(enum.Enum):
@@ -57,6 +63,7 @@ class Circuits:
         *,
         threshold: int = 1,
         poll_interval: float = 5.0,
+        poll_max_interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = lambda: random.uniform(0.75, 1.25),
         on_change: Callable[[Circuit, Circuit, str], None] | None = None,
@@ -65,6 +72,7 @@ class Circuits:
         self._jitter = jitter
         self._threshold = threshold
         self._poll_interval = poll_interval
+        self._poll_max_interval = max(poll_interval, poll_max_interval)
         self._on_change = on_change
         now = clock()
         self._records = {name: Circuit(name, since=now) for name in providers}
@@ -83,7 +91,7 @@ class Circuits:
             return
         if outcome.kind is OutcomeKind.ACCEPTED and not current.failures:
             return  # nothing changes: the common send path stays read-only and lock-free
-        now, delay = self._clock(), self._probe_delay(outcome)
+        now, delay = self._clock(), self._probe_delay(outcome, failed_probes=0)
         with self._write_lock:
             current = self._records[seen.provider]
             if current.generation != seen.generation or not current.closed:
@@ -108,12 +116,13 @@ class Circuits:
 
     def record_probe(self, seen: Circuit, outcome: Outcome) -> None:
         """From the probe thread alone: close on acceptance, else schedule the next probe."""
-        now, delay = self._clock(), self._probe_delay(outcome)
+        now = self._clock()
         with self._write_lock:
             current = self._records[seen.provider]
             if current.closed or current.generation != seen.generation:
                 return
             if outcome.kind is not OutcomeKind.ACCEPTED:
+                delay = self._probe_delay(outcome, failed_probes=current.probes + 1)
                 self._records[seen.provider] = replace(
                     current, probes=current.probes + 1, next_probe_at=now + delay,
                     last_failure=outcome.kind.value, last_reason=outcome.reason,
@@ -129,9 +138,15 @@ class Circuits:
         due = [c.next_probe_at for c in self._records.values() if not c.closed]
         return max(0.0, min(due) - self._clock()) if due else 0.0
 
-    def _probe_delay(self, outcome: Outcome) -> float:
-        # Jitter keeps N workers from probing in lock-step; a 429's reset hint is a floor.
-        return max(self._poll_interval * self._jitter(), outcome.retry_after or 0.0)
+    def _probe_delay(self, outcome: Outcome, failed_probes: int) -> float:
+        if outcome.needs_an_operator:
+            # Probing cannot fix a revoked key or a suspended account, and some probes are billed.
+            return self._poll_max_interval
+        backoff = 2 ** min(max(0, failed_probes - PROBES_AT_POLL_INTERVAL), MAX_DOUBLINGS)
+        # Jitter keeps N workers from probing in lock-step; the cap is a true maximum; a 429's reset hint
+        # is a floor (the provider asked for it).
+        delay = min(self._poll_interval * backoff * self._jitter(), self._poll_max_interval)
+        return max(delay, outcome.retry_after or 0.0)
 
     def _announce(self, old: Circuit, new: Circuit, reason: str) -> None:
         # Outside the write lock: a slow log handler or callback must not hold up other writers.

@@ -30,6 +30,7 @@ class Config:
     poll_address: str = ""
     provider_timeout: float = 2.0
     poll_interval: float = 5.0
+    poll_max_interval: float = 60.0  # probes of a provider that stays down back off to this
     failure_threshold: int = 1
     max_body_bytes: int = 10 * 1024 * 1024
     log_format: str = "JSON_ONELINE"
@@ -55,6 +56,7 @@ class Config:
         log_format = LOG_FORMAT_ALIASES.get(log_format, log_format)
         if log_format not in LOG_FORMATS:
             env.problem(f"SMSP_LOG_OUTPUT_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+        poll_interval = env.number("SMSP_POLL_INTERVAL", 5.0, float, minimum=0.1)
         config = cls(
             api_keys=api_keys,
             providers=providers,
@@ -64,7 +66,10 @@ class Config:
             mock=mock,
             poll_address=env.required("SMSP_POLL_MESSAGE_ADDRESS", when=not mock) or "probe@example.com",
             provider_timeout=env.number("SMSP_PROVIDER_TIMEOUT", 2.0, float, minimum=0.05),
-            poll_interval=env.number("SMSP_POLL_INTERVAL", 5.0, float, minimum=0.1),
+            poll_interval=poll_interval,
+            # Never below the poll interval, so a long SMSP_POLL_INTERVAL alone stays valid.
+            poll_max_interval=env.number("SMSP_POLL_MAX_INTERVAL", max(60.0, poll_interval), float,
+                                         minimum=poll_interval),
             failure_threshold=env.number("SMSP_FAILURE_THRESHOLD", 1, int, minimum=1),
             max_body_bytes=env.number("SMSP_MAX_BODY_BYTES", 10 * 1024 * 1024, int, minimum=1024),
             log_format=log_format,

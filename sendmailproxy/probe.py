@@ -13,6 +13,9 @@ from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
 
 log = logging.getLogger(__name__)
 
+OPERATOR_MUST_ACT = ("probe failed: an operator must act (credentials, permissions or account state); "
+                     "probing continues at most once per SMSP_POLL_MAX_INTERVAL")
+
 
 class Prober:
     """Polls open circuits with each provider's no-delivery probe; restartable if it ever stops."""
@@ -39,10 +42,13 @@ class Prober:
                 log.exception("probe raised", extra={"provider": circuit.provider})
                 # Counted as a failed probe, so the next one waits an interval instead of every tick.
                 outcome = Outcome(OutcomeKind.NOT_ACCEPTED, reason=f"probe raised {type(error).__name__}")
-            log.log(_level(outcome), "probe", extra={"provider": circuit.provider, "outcome": outcome.kind.value,
-                                     "reason": outcome.reason or None, "generation": circuit.generation})
             metrics.PROBES.labels(circuit.provider, outcome.kind.value).inc()
             self.circuits.record_probe(circuit, outcome)
+            after = self.circuits[circuit.provider]
+            next_probe_in = None if after.closed else round(after.next_probe_at - self.clock(), 1)
+            log.log(_level(outcome), OPERATOR_MUST_ACT if outcome.needs_an_operator else "probe", extra={
+                "provider": circuit.provider, "outcome": outcome.kind.value, "reason": outcome.reason or None,
+                "generation": circuit.generation, "next_probe_in_s": next_probe_in})
 
     def heartbeat_age(self) -> float | None:
         return None if self.heartbeat is None else self.clock() - self.heartbeat

@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 from marshmallow import ValidationError, fields
 
+from sendmailproxy.limits import Limits
 from sendmailproxy.message import Address
 
 MAX_ADDRESS_CHARS = 254
-MAX_RECIPIENTS = 1000  # to + cc + bcc, for both providers
+MAX_RECIPIENTS = Limits.recipients  # to + cc + bcc, for every provider (some lower it: see Limits)
 
 # These patterns appear verbatim in swagger.yaml (tests/api/test_spec.py checks it), so they use only
 # syntax that ECMA-262 and Python share. Addresses are matched whole rather than with parseaddr,

@@ -1,12 +1,14 @@
 """The marshmallow schema of POST /email, mirroring swagger.yaml; loading a request body yields a Message."""
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from sendmailproxy.limits import Limits
 from sendmailproxy.message import Attachment, Message
 from sendmailproxy.schemafields import (
     CONTENT_TYPE_PATTERN,
-    MAX_RECIPIENTS,
     TAG_PATTERN,
     AddressField,
     Base64,
@@ -16,13 +18,12 @@ from sendmailproxy.schemafields import (
     matches,
 )
 
-# Limits: what both Mailgun and SendGrid accept (docs/provider-apis.md), so a caller's mistake
-# is refused here and never reaches a provider or a circuit.
+# Limits: what every provider accepts (docs/provider-apis.md), so a caller's mistake is refused here and
+# never reaches a provider or a circuit. The configured providers may lower some of them (`Limits`).
 MAX_SUBJECT_CHARS = 998
 MAX_TAGS = 3  # Mailgun's documented limit
 MAX_FILENAME_CHARS = 255
 MAX_OPTIONS_BYTES = 16_000  # Mailgun: every o:/h: parameter together, "16 kB"
-MAX_CONTENT_BYTES = 25_000_000  # Mailgun's 25 MB message limit (SendGrid's is 30 MB)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
@@ -49,7 +50,11 @@ class AttachmentSchema(Schema):
 
 
 class EmailSchema(Schema):
-    """The body of POST /email. Unknown fields are refused: a typo in bccaddress must not drop a recipient."""
+    """The body of POST /email. Unknown fields are refused: a typo in bccaddress must not drop a recipient.
+
+    `limits` are what every configured provider takes (`Limits.common`): a message one of them would refuse
+    for its size, recipients or tags is the caller's to fix, so it is refused here, before any send.
+    """
 
     fromaddress = AddressField(required=True, sender=True)
     toaddress = Recipients(required=True, min_items=1)
@@ -64,6 +69,11 @@ class EmailSchema(Schema):
                        allow_none=True, validate=[validate.Length(max=MAX_TAGS), _unique])
     attachments = fields.List(fields.Nested(AttachmentSchema), allow_none=True)
 
+    def __init__(self, *, limits: Limits = Limits(), **kwargs):
+        super().__init__(**kwargs)
+        self.limits = limits
+        self.tag_rules = [(re.compile(pattern), words) for pattern, words in limits.tag_rules]
+
     @validates_schema
     def check_body(self, data: dict, **kwargs) -> None:
         if not (data.get("plaintextbody") or data.get("htmlbody")):
@@ -72,9 +82,13 @@ class EmailSchema(Schema):
     @validates_schema
     def check_recipients(self, data: dict, **kwargs) -> None:
         lists = {name: data.get(name) or () for name in ("toaddress", "ccaddress", "bccaddress")}
-        if sum(map(len, lists.values())) > MAX_RECIPIENTS:
+        if sum(map(len, lists.values())) > self.limits.recipients:
             raise ValidationError(
-                f"At most {MAX_RECIPIENTS} addresses in toaddress, ccaddress and bccaddress together.")
+                f"At most {self.limits.recipients} addresses in toaddress, ccaddress and bccaddress together.")
+        crowded = [name for name, addresses in lists.items() if len(addresses) > self.limits.recipients_per_field]
+        if crowded:
+            raise ValidationError({name: [f"At most {self.limits.recipients_per_field} addresses."]
+                                   for name in crowded})
         # SendGrid refuses an address that appears twice; Mailgun would quietly send once.
         seen: set[str] = set()
         errors: dict[str, list[str]] = {}
@@ -94,11 +108,22 @@ class EmailSchema(Schema):
         options += sum(len("o:tag") + len(tag) for tag in data.get("tags") or ())
         if options > MAX_OPTIONS_BYTES:
             raise ValidationError(f"headers and tags together exceed {MAX_OPTIONS_BYTES} bytes.")
-        content = sum(_utf8_bytes(data.get(body) or "") for body in ("plaintextbody", "htmlbody"))
-        content += sum(len(attachment.content) for attachment in data.get("attachments") or ())
-        if content > MAX_CONTENT_BYTES:
+        bodies = {name: _utf8_bytes(data.get(name) or "") for name in ("plaintextbody", "htmlbody")}
+        oversized = [name for name, size in bodies.items() if size > self.limits.body_bytes]
+        if oversized:
+            raise ValidationError({name: [f"Longer than {self.limits.body_bytes} bytes as UTF-8."]
+                                   for name in oversized})
+        content = sum(bodies.values()) + sum(len(attachment.content) for attachment in data.get("attachments") or ())
+        if content > self.limits.content_bytes:
             raise ValidationError(
-                f"Bodies and decoded attachments together exceed {MAX_CONTENT_BYTES} bytes.")
+                f"Bodies and decoded attachments together exceed {self.limits.content_bytes} bytes.")
+
+    @validates_schema
+    def check_tags(self, data: dict, **kwargs) -> None:
+        broken = [f"{tag!r}: {words}" for tag in data.get("tags") or () for regex, words in self.tag_rules
+                  if not regex.fullmatch(tag)]
+        if broken:
+            raise ValidationError({"tags": broken})
 
     @post_load
     def make_message(self, data: dict, **kwargs) -> Message:
@@ -116,5 +141,3 @@ class EmailSchema(Schema):
             attachments=tuple(data.get("attachments") or ()),
         )
 
-
-EMAIL_SCHEMA = EmailSchema()

@@ -11,14 +11,17 @@ from sendmailproxy.circuits import Circuits
 from sendmailproxy.config import Config
 from sendmailproxy.dispatch import Dispatcher
 from sendmailproxy.probe import Prober
+from sendmailproxy.providers import build_providers, common_limits
 from sendmailproxy.providers.base import Provider
+from sendmailproxy.schemas import EmailSchema
 
 
 @dataclass(frozen=True)
 class Service:
-    """Config, circuits, dispatcher and prober of this worker process."""
+    """Config, request schema, circuits, dispatcher and prober of this worker process."""
 
     config: Config
+    schema: EmailSchema
     circuits: Circuits
     dispatcher: Dispatcher
     prober: Prober
@@ -26,14 +29,14 @@ class Service:
     @classmethod
     def build(cls, config: Config, providers: Sequence[Provider] | None = None) -> "Service":
         if providers is None:
-            from sendmailproxy.providers import build_providers
-
             providers = build_providers(config)
         circuits = Circuits([p.name for p in providers], threshold=config.failure_threshold,
-                            poll_interval=config.poll_interval, on_change=metrics.circuit_changed)
+                            poll_interval=config.poll_interval, poll_max_interval=config.poll_max_interval,
+                            on_change=metrics.circuit_changed)
         prober = Prober(circuits, providers, poll_interval=config.poll_interval,
                         provider_timeout=config.provider_timeout)
-        return cls(config, circuits, Dispatcher(providers, circuits), prober)
+        schema = EmailSchema(limits=common_limits(config.providers))
+        return cls(config, schema, circuits, Dispatcher(providers, circuits), prober)
 
 
 def current_service() -> Service:

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sendmailproxy.limits import Limits
 from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
 from sendmailproxy.providers.mailgun import MailgunProvider
 from sendmailproxy.providers.mock import MockProvider
+from sendmailproxy.providers.postmark import PostmarkProvider
 from sendmailproxy.providers.sendgrid import SendGridProvider
+from sendmailproxy.providers.ses import SesProvider
 
 if TYPE_CHECKING:
     from sendmailproxy.config import Config
 
-__all__ = ["ADAPTERS", "MailgunProvider", "MockProvider", "Outcome", "OutcomeKind", "Provider",
-           "SendGridProvider", "build_providers"]
+__all__ = ["ADAPTERS", "MailgunProvider", "MockProvider", "Outcome", "OutcomeKind", "PostmarkProvider", "Provider",
+           "SendGridProvider", "SesProvider", "build_providers", "common_limits"]
 
 ADAPTERS: dict[str, type[Provider]] = {adapter.name: adapter for adapter in (MailgunProvider, SendGridProvider)}
+ADAPTERS.update({adapter.name: adapter for adapter in (SesProvider, PostmarkProvider)})
 
 
 def build_providers(config: Config) -> list[Provider]:
@@ -27,3 +31,8 @@ def build_providers(config: Config) -> list[Provider]:
     if config.mock:
         return [MockProvider(name, config.provider_timeout) for name in config.providers]
     return [ADAPTERS[name](config) for name in config.providers]
+
+
+def common_limits(names: tuple[str, ...]) -> Limits:
+    """What every named provider takes in one message (mock providers stand in for the same names)."""
+    return Limits.common(ADAPTERS[name].limits for name in names)

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
+from sendmailproxy.limits import Limits
 from sendmailproxy.message import Message
 
 
@@ -28,11 +29,14 @@ class Outcome:
     status: int | None = None  # the provider's HTTP status; None for transport failures
     timed_out: bool = False  # an ambiguous read timeout (the client gets 504, not 502)
     retry_after: float | None = None  # seconds the provider asked us to wait (429/420)
+    # The provider named an account, credentials or setup problem behind a status that does not say so
+    # (SES AccountSuspendedException is a 400, Postmark's "not allowed to send" a 422).
+    operator_must_act: bool = False
 
     @property
     def needs_an_operator(self) -> bool:
-        """A credentials or permission failure: no probe will fix it until someone changes a key."""
-        return self.status in (401, 403)
+        """A credentials, permission or account failure: no probe will fix it until someone acts."""
+        return self.operator_must_act or self.status in (401, 403)
 
     @property
     def is_provider_failure(self) -> bool:
@@ -50,6 +54,7 @@ class Provider(abc.ABC):
 
     name: str
     Settings: ClassVar[type]
+    limits: ClassVar[Limits] = Limits()  # what this provider takes in one message; checked before any send
 
     @abc.abstractmethod
     def send(self, message: Message) -> Outcome:

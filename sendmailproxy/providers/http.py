@@ -8,7 +8,7 @@ import http.client
 import math
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlparse
 
 import requests
@@ -24,24 +24,32 @@ if TYPE_CHECKING:
 
 ACCEPTED, REJECTED = OutcomeKind.ACCEPTED, OutcomeKind.REJECTED
 NOT_ACCEPTED, AMBIGUOUS = OutcomeKind.NOT_ACCEPTED, OutcomeKind.AMBIGUOUS
-Rule = tuple[OutcomeKind, str]
 REASON_LIMIT = 500
 RATE_LIMITED = (420, 429)
 
+
+class Rule(NamedTuple):
+    """What one kind of answer means: its class, a label for the reason, and whether only a person can fix it."""
+
+    kind: OutcomeKind
+    label: str
+    operator_must_act: bool = False
+
+
 # What each status means at both providers (provider-apis.md section 3); anything unlisted falls back by class.
 STATUSES: dict[int, Rule] = {
-    400: (REJECTED, "the provider rejected the message"),
-    401: (NOT_ACCEPTED, "credentials problem: the API key is missing, wrong or revoked"),
-    402: (NOT_ACCEPTED, "the provider refused the request (payment or account state)"),
-    403: (NOT_ACCEPTED, "permission problem: the API key, sender or account may not send this"),
-    404: (NOT_ACCEPTED, "not found: check the base URL, region and sending domain"),
-    405: (NOT_ACCEPTED, "method not allowed: check the base URL"),
-    406: (NOT_ACCEPTED, "not acceptable"),
-    413: (REJECTED, "the message is too large"),
-    415: (NOT_ACCEPTED, "unsupported media type"),
-    420: (NOT_ACCEPTED, "rate limited"),
-    429: (NOT_ACCEPTED, "rate limited"),
-    451: (NOT_ACCEPTED, "refused for legal or data-residency reasons"),
+    400: Rule(REJECTED, "the provider rejected the message"),
+    401: Rule(NOT_ACCEPTED, "credentials problem: the API key is missing, wrong or revoked"),
+    402: Rule(NOT_ACCEPTED, "the provider refused the request (payment or account state)", operator_must_act=True),
+    403: Rule(NOT_ACCEPTED, "permission problem: the API key, sender or account may not send this"),
+    404: Rule(NOT_ACCEPTED, "not found: check the base URL, region and sending domain"),
+    405: Rule(NOT_ACCEPTED, "method not allowed: check the base URL"),
+    406: Rule(NOT_ACCEPTED, "not acceptable"),
+    413: Rule(REJECTED, "the message is too large"),
+    415: Rule(NOT_ACCEPTED, "unsupported media type"),
+    420: Rule(NOT_ACCEPTED, "rate limited"),
+    429: Rule(NOT_ACCEPTED, "rate limited"),
+    451: Rule(NOT_ACCEPTED, "refused for legal or data-residency reasons"),
 }
 
 # Errors below requests that it lets escape unwrapped (adapters.py re-raises unknown urllib3 errors, and a bad CA
@@ -50,6 +58,10 @@ TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, htt
 
 
 USER_AGENT = f"sendmailproxy/{__version__}"
+
+
+class UnsignedError(Exception):
+    """A call could not be authenticated (no credentials, or they could not be refreshed): it was not sent."""
 
 
 def build_session(base_url: str, pool_size: int) -> requests.Session:
@@ -85,23 +97,23 @@ def status_outcome(response: requests.Response, text: str, *, rule: Rule | None 
                    reset_at: float | None = None) -> Outcome:
     """The outcome of an HTTP answer that is not an acceptance: `rule`, else STATUSES, else the status class."""
     status = response.status_code
-    kind, label = rule or STATUSES.get(status) or _status_class(status)
+    kind, label, operator_must_act = rule or STATUSES.get(status) or _status_class(status)
     if kind is REJECTED:  # the client is shown the provider's own words about its message
         reason = text or label
     else:
         reason = f"{label} (HTTP {status})" + (f": {text}" if text else "")
     wait = retry_after(response, reset_at) if status in RATE_LIMITED else None
-    return Outcome(kind, _truncate(reason), status=status, retry_after=wait)
+    return Outcome(kind, _truncate(reason), status=status, retry_after=wait, operator_must_act=operator_must_act)
 
 
 def _status_class(status: int) -> Rule:
     if 500 <= status <= 599:
-        return AMBIGUOUS, "provider error"
+        return Rule(AMBIGUOUS, "provider error")
     # Redirects are not followed, so a 3xx means this URL did not take the request (a wrong base URL, say);
     # and any 4xx proves nothing was accepted. Either way failing over cannot send twice.
     if 300 <= status <= 499:
-        return NOT_ACCEPTED, "unexpected status: nothing was accepted"
-    return AMBIGUOUS, "unexpected response"
+        return Rule(NOT_ACCEPTED, "unexpected status: nothing was accepted")
+    return Rule(AMBIGUOUS, "unexpected response")
 
 
 def retry_after(response: requests.Response, reset_at: float | None) -> float | None:
@@ -181,11 +193,20 @@ class HttpProvider(Provider):
         # then copied and given a body. This also keeps any cookie a provider sets out of later calls.
         return self._session.prepare_request(requests.Request("POST", self._url))
 
+    def _sign(self, prepared: requests.PreparedRequest) -> None:
+        """Authenticate this one call, for providers whose signature covers the body (SigV4).
+
+        The others authenticate once, in the template. Raises UnsignedError when it cannot.
+        """
+
     def _post(self, request: dict[str, Any]) -> Outcome:
         prepared = self._template.copy()
         prepared.prepare_body(request.get("data"), request.get("files"), request.get("json"))
         try:
+            self._sign(prepared)
             response = self._session.send(prepared, timeout=self._timeout, allow_redirects=False)
+        except UnsignedError as error:  # nothing left this process
+            outcome = Outcome(NOT_ACCEPTED, _truncate(f"could not sign the request: {error}"), operator_must_act=True)
         except TRANSPORT_ERRORS as error:
             outcome = transport_outcome(error)
         else:

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 # Where Mailgun's text changes what its status means; every other answer follows http.STATUSES.
 SPECIAL_ANSWERS: dict[tuple[int, str], http.Rule] = {
     # A malformed path (a `/` in the domain, say) gets 200 and this page, and nothing is sent.
-    (200, "Magnificent API"): (http.NOT_ACCEPTED, "Mailgun answered 'Magnificent API': check the domain and base URL"),
+    (200, "Magnificent API"): http.Rule(http.NOT_ACCEPTED,
+                                        "Mailgun answered 'Magnificent API': check the domain and base URL"),
     # Account or domain state (sandbox, unverified, disabled), not the caller's message.
-    (400, "is not allowed to send"): (http.NOT_ACCEPTED, "the domain or account may not send"),
+    (400, "is not allowed to send"): http.Rule(http.NOT_ACCEPTED, "the domain or account may not send",
+                                               operator_must_act=True),
 }
 TRY_AGAIN = re.compile(r"try again after (.+? UTC)")
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 import io
 
 import pytest
+from marshmallow import ValidationError
 
+from sendmailproxy import schemas
+from sendmailproxy.limits import Limits
 from tests.api.spec_check import request_errors
 from tests.api.support import KEY, MAX_BODY_BYTES, MINIMAL, README_BODY, nothing_sent
 
@@ -157,6 +160,21 @@ def test_the_spec_refuses_every_invalid_message_it_can_describe(body, case):
 def test_errors_name_the_item_in_a_list(post_email):
     response = post_email(with_(toaddress=["ok@example.com", "bad", "fine@example.com"]))
     assert list(response.get_json()["errors"]["toaddress"]) == ["1"]
+
+
+def test_limits_follow_the_configured_providers_not_every_registered_one(post_email, providers):
+    # SES and Postmark are registered but not configured: 60 recipients and a tag with a space are fine.
+    body = with_(toaddress=[f"r{n}@example.com" for n in range(60)], tags=["has space"])
+    assert post_email(body).status_code == 200
+    assert len(providers[0].sent) == 1
+
+
+def test_content_over_the_limit_is_refused():
+    schema = schemas.EmailSchema(limits=Limits(content_bytes=14))
+    with pytest.raises(ValidationError) as raised:
+        schema.load(attachment(content="QUJDREVG"))  # 9 bytes of body, 6 of attachment
+    assert raised.value.messages == {"_schema": ["Bodies and decoded attachments together exceed 14 bytes."]}
+    assert schema.load(attachment(content="QUJDREU="))  # 14 bytes are fine
 
 
 MALFORMED = {

@@ -17,6 +17,7 @@ from sendmailproxy.probe import Prober
 from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
 
 POLL_INTERVAL = 10.0
+POLL_MAX_INTERVAL = 60.0
 WAIT_SECONDS = 10.0  # the most any test waits for a thread to do something; never a pass/fail threshold
 
 
@@ -95,7 +96,8 @@ class ScriptedProvider(Provider):
 
 def make_outcome(kind: str, reason: str | None = None, *, retry_after: float | None = None,
                  message_id: str = "id-1") -> Outcome:
-    """An Outcome by name: accepted, rejected, not_accepted, ambiguous, or timeout (an ambiguous one)."""
+    """An Outcome by name: accepted, rejected, not_accepted, ambiguous, timeout (an ambiguous one), or
+    operator (not accepted: a revoked key or a suspended account)."""
     if kind == "accepted":
         return Outcome(OutcomeKind.ACCEPTED, message_id=message_id, status=200)
     if kind == "rejected":
@@ -107,6 +109,8 @@ def make_outcome(kind: str, reason: str | None = None, *, retry_after: float | N
         return Outcome(OutcomeKind.AMBIGUOUS, reason or "502 from provider", status=502)
     if kind == "timeout":
         return Outcome(OutcomeKind.AMBIGUOUS, reason or "read timeout", timed_out=True)
+    if kind == "operator":
+        return Outcome(OutcomeKind.NOT_ACCEPTED, reason or "account suspended", status=400, operator_must_act=True)
     raise ValueError(kind)
 
 
@@ -126,6 +130,7 @@ class World:
     dispatcher: Dispatcher
     prober: Prober
     poll_interval: float
+    poll_max_interval: float
     jitter: float
     changes: list[tuple[Circuit, Circuit, str]] = field(default_factory=list)
 
@@ -146,19 +151,20 @@ class World:
 
 
 def build_world(*names: str, threshold: int = 1, poll_interval: float = POLL_INTERVAL, jitter: float = 1.0,
-                clock: Callable[[], float] | None = None, provider_timeout: float = 1.0) -> World:
+                clock: Callable[[], float] | None = None, provider_timeout: float = 1.0,
+                poll_max_interval: float = POLL_MAX_INTERVAL) -> World:
     """A World over providers `names` (default "p1", "p2"); a FakeClock unless a clock is given."""
     names = names or ("p1", "p2")
     clock = clock or FakeClock()
     providers = {name: ScriptedProvider(name) for name in names}
     changes: list = []
-    circuits = Circuits(names, threshold=threshold, poll_interval=poll_interval, clock=clock,
-                        jitter=lambda: jitter,
+    circuits = Circuits(names, threshold=threshold, poll_interval=poll_interval, poll_max_interval=poll_max_interval,
+                        clock=clock, jitter=lambda: jitter,
                         on_change=lambda old, new, reason: changes.append((old, new, reason)))
     dispatcher = Dispatcher(list(providers.values()), circuits)
     prober = Prober(circuits, list(providers.values()), poll_interval=poll_interval,
                     provider_timeout=provider_timeout, clock=clock)
-    return World(clock, providers, circuits, dispatcher, prober, poll_interval, jitter, changes)
+    return World(clock, providers, circuits, dispatcher, prober, poll_interval, poll_max_interval, jitter, changes)
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:

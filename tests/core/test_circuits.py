@@ -6,6 +6,7 @@ import logging
 import pytest
 
 from sendmailproxy.circuits import Circuits, State
+from sendmailproxy.providers.base import Outcome, OutcomeKind
 from tests.core.conftest import FakeClock
 
 PROVIDER_FAILURES = ["not_accepted", "ambiguous", "timeout"]
@@ -97,15 +98,13 @@ def test_opened_circuit_schedules_probe_at_interval_times_jitter(world_factory, 
 
 
 def test_default_jitter_spreads_probes_over_plus_or_minus_a_quarter_interval(make_outcome):
-    """Without an injected jitter, successive delays vary, and stay within 0.75-1.25 poll intervals."""
+    """Without an injected jitter, first probe delays vary, and stay within 0.75-1.25 poll intervals."""
     clock = FakeClock()
-    circuits = Circuits(["p1"], poll_interval=8.0, clock=clock)
-    circuits.record_outcome(circuits["p1"], make_outcome("not_accepted"))
     delays = []
-    for _ in range(200):
-        circuit = circuits["p1"]
-        delays.append(circuit.next_probe_at - clock())
-        circuits.record_probe(circuit, make_outcome("not_accepted"))
+    for _ in range(200):  # a fresh circuit each time: backoff must not stretch the delays under test
+        circuits = Circuits(["p1"], poll_interval=8.0, clock=clock)
+        circuits.record_outcome(circuits["p1"], make_outcome("not_accepted"))
+        delays.append(circuits["p1"].next_probe_at - clock())
 
     assert all(6.0 <= delay <= 10.0 for delay in delays), (min(delays), max(delays))
     # 200 uniform draws that all miss the range's bottom (or top) tenth come once in a billion runs;
@@ -295,3 +294,64 @@ def test_on_change_gets_old_new_and_reason(world, make_outcome):
     world.circuits.record_outcome(before, make_outcome("not_accepted", "DNS failure"))
 
     assert world.changes == [(before, world.circuits["p1"], "DNS failure")]
+
+
+def failed_probe_delays(world, make_outcome, kind: str, count: int) -> list[float]:
+    """Open p1, then fail `count` due probes with `kind`; the wait scheduled after each."""
+    world.open("p1")
+    delays = []
+    for _ in range(count):
+        world.clock.now = world.circuits["p1"].next_probe_at
+        world.circuits.record_probe(world.circuits["p1"], make_outcome(kind))
+        delays.append(world.circuits["p1"].next_probe_at - world.clock())
+    return delays
+
+
+@pytest.mark.parametrize("jitter, expected", [
+    (1.0, [10, 10, 10, 20, 40, 60, 60, 60]),
+    (1.25, [12.5, 12.5, 12.5, 25, 50, 60, 60, 60]),  # the cap is a true maximum, jitter or not
+    (0.75, [7.5, 7.5, 7.5, 15, 30, 60, 60, 60]),
+])
+def test_probes_follow_the_poll_interval_then_back_off_exponentially_to_the_cap(world_factory, make_outcome, jitter,
+                                                                               expected):
+    world = world_factory("p1", jitter=jitter, poll_interval=10.0, poll_max_interval=60.0)
+
+    assert failed_probe_delays(world, make_outcome, "not_accepted", 8) == pytest.approx(expected)
+
+
+def test_backoff_starts_again_after_the_circuit_closed(world, make_outcome):
+    failed_probe_delays(world, make_outcome, "ambiguous", 6)
+    world.close("p1")
+
+    assert failed_probe_delays(world, make_outcome, "ambiguous", 1) == [world.poll_interval]
+
+
+@pytest.mark.parametrize("opening", ["operator", "not_accepted"])
+def test_a_failure_that_needs_an_operator_is_probed_once_per_cap_interval(world, make_outcome, opening):
+    opened = world.open("p1", make_outcome(opening))
+    first_delay = opened.next_probe_at - world.clock()
+    assert first_delay == (world.poll_max_interval if opening == "operator" else world.poll_interval)
+
+    assert failed_probe_delays(world, make_outcome, "operator", 3)[1:] == [world.poll_max_interval] * 2
+
+
+def test_a_401_needs_an_operator_whatever_the_provider(world, make_outcome):
+    world.open("p1", Outcome(OutcomeKind.NOT_ACCEPTED, "revoked", status=401))
+
+    assert world.circuits.seconds_until_probe() == world.poll_max_interval  # the 503's Retry-After says so too
+
+
+def test_retry_after_stays_honest_while_backing_off(world, make_outcome):
+    failed_probe_delays(world, make_outcome, "not_accepted", 5)  # the next probe is 40 s away
+    world.clock.advance(15)
+
+    assert world.circuits.seconds_until_probe() == pytest.approx(25)
+
+
+def test_a_providers_retry_after_beyond_the_cap_is_honoured(world, make_outcome):
+    world.open("p1")
+    world.clock.now = world.circuits["p1"].next_probe_at
+
+    world.circuits.record_probe(world.circuits["p1"], make_outcome("not_accepted", retry_after=300))
+
+    assert world.circuits.seconds_until_probe() == 300

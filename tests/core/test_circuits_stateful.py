@@ -14,7 +14,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from sendmailproxy.circuits import State
+from sendmailproxy.circuits import PROBES_AT_POLL_INTERVAL, State
 from sendmailproxy.dispatch import Delivery
 from sendmailproxy.errors import (
     AllCircuitsOpenError,
@@ -39,6 +39,7 @@ class Model:
     generation: int = 0
     failures: int = 0
     next_probe_at: float = 0.0
+    failed_probes: int = 0  # since it opened
 
 
 class CircuitMachine(RuleBasedStateMachine):
@@ -70,8 +71,10 @@ class CircuitMachine(RuleBasedStateMachine):
 
     # Helpers
 
-    def delay(self, retry_after):
-        return max(self.world.poll_interval * self.world.jitter, retry_after or 0.0)
+    def delay(self, retry_after, failed_probes=0):
+        backoff = 2 ** max(0, failed_probes - PROBES_AT_POLL_INTERVAL)
+        interval = min(self.world.poll_interval * self.world.jitter * backoff, self.world.poll_max_interval)
+        return max(interval, retry_after or 0.0)
 
     def outcome(self, kind, retry_after):
         return self.make_outcome(kind, retry_after=retry_after if kind == "not_accepted" else None,
@@ -124,7 +127,7 @@ class CircuitMachine(RuleBasedStateMachine):
             model = self.model[name]
             model.failures += 1
             if model.failures >= self.threshold:
-                model.state, model.generation = State.OPEN, model.generation + 1
+                model.state, model.generation, model.failed_probes = State.OPEN, model.generation + 1, 0
                 model.next_probe_at = now + self.delay(retry_after if kind == "not_accepted" else None)
             if kind != "not_accepted":
                 expected = ProviderTimeoutError if kind == "timeout" else OutcomeUnknownError
@@ -173,7 +176,8 @@ class CircuitMachine(RuleBasedStateMachine):
                 self.model[name] = Model(generation=model.generation + 1)
             else:
                 hint = retry_after if scripted[name] == "not_accepted" else None
-                model.next_probe_at = now + self.delay(hint)
+                model.failed_probes += 1
+                model.next_probe_at = now + self.delay(hint, model.failed_probes)
         assert all(change == (State.OPEN, State.CLOSED) for change in self.new_changes(changes_before))
         for provider in self.world.providers.values():
             provider.forget_script()

@@ -241,3 +241,20 @@ def test_stale_heartbeat_is_not_alive_and_a_hung_loop_is_replaced_by_exactly_one
 
     assert prober_threads() == [new]
     assert old not in rounds[rounds_before_release:]  # the old loop never started another round
+
+
+@pytest.mark.parametrize("kind, level, says_operator", [
+    ("operator", logging.ERROR, True), ("not_accepted", logging.WARNING, False)])
+def test_a_probe_that_needs_an_operator_logs_an_error_saying_so_and_when_it_probes_next(
+        world, make_outcome, log_records, kind, level, says_operator):
+    world.open("p1")
+    world.providers["p1"].will_probe(make_outcome(kind))
+    world.clock.advance(world.poll_interval)
+
+    world.prober.probe_due()
+
+    [record] = log_records("probe")
+    assert record.levelno == level
+    assert ("an operator must act" in record.getMessage()) is says_operator
+    expected = world.poll_max_interval if says_operator else world.poll_interval
+    assert record.next_probe_in_s == expected

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from fakeproviders import FAKES
 from fakeproviders.client import FakeProviders, FakeProvidersError, run_fake_providers
 
 pytestmark = pytest.mark.functional  # each module starts the fake as a subprocess
@@ -30,8 +31,7 @@ def test_healthz(fake):
 
 
 def test_faults_start_ok(fake):
-    assert fake.control.faults() == {"mailgun": {"mode": "ok", "latency_ms": 0},
-                                     "sendgrid": {"mode": "ok", "latency_ms": 0}}
+    assert fake.control.faults() == {name: {"mode": "ok", "latency_ms": 0} for name in FAKES}
 
 
 def test_set_fault_reports_what_it_applied(fake):
@@ -43,11 +43,11 @@ def test_set_fault_reports_what_it_applied(fake):
 
 
 @pytest.mark.parametrize("method, path, body, status", [
-    ("PUT", "/faults/postmark", {"mode": "ok"}, 404),
+    ("PUT", "/faults/nosuch", {"mode": "ok"}, 404),
     ("PUT", "/faults/mailgun", [], 400),
     ("GET", "/nowhere", None, 404),
     ("POST", "/stats", None, 405),
-    ("GET", "/messages?provider=postmark", None, 400),
+    ("GET", "/messages?provider=nosuch", None, 400),
     ("GET", "/messages?probes=maybe", None, 400),
 ])
 def test_bad_control_requests(fake, method, path, body, status):
@@ -98,7 +98,7 @@ def test_stats_count_requests_by_status_and_clear_forgets(fake, mailgun, sendgri
 
 def test_control_errors_raise_in_the_client(fake):
     with pytest.raises(FakeProvidersError, match="404"):
-        FakeProviders(fake.control.url).set_fault("postmark", "ok")
+        FakeProviders(fake.control.url).set_fault("nosuch", "ok")
 
 
 def _chunks(data: bytes, size: int):

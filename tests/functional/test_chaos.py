@@ -1,4 +1,8 @@
-"""Chaos: 16 keep-alive clients against 3 gunicorn workers while Mailgun goes through every fault and back.
+"""Chaos: 16 keep-alive clients against 3 gunicorn workers while the primary goes through every fault and back.
+
+Three runs: Mailgun primary with SendGrid behind it (every generic fault), then SES primary with Postmark behind
+it and Postmark primary with SES behind it (their own account errors and answers, e.g. Postmark's 503
+maintenance, which is safe to fail over, unlike its 500).
 
 Every message carries a unique subject and X-Chaos-Id header; afterwards the fakes' records and the clients'
 answers are checked against the promises of README.md: nothing lost, nothing doubled, no probe delivered,
@@ -26,6 +30,7 @@ pytestmark = pytest.mark.functional
 
 WORKERS, THREADS, CLIENTS = 3, 8, 16
 POLL_INTERVAL, PROVIDER_TIMEOUT = 0.5, 1.0
+POLL_MAX_INTERVAL = 1.0  # credentials and account errors are probed this often: recovery within a phase
 FAULT_SECONDS = 2.0  # each fault phase
 SETTLE_SECONDS = 1.0  # ok traffic after every circuit has closed again, before the next fault
 SETTLE_REQUESTS = 30  # and at least this many answers to requests sent after that (a busy machine stalls)
@@ -57,6 +62,32 @@ FAULTS = [
     Fault("malformed", "malformed", {}, AMBIGUOUS, 502),
 ]
 HEALTHY = Fault("ok", "ok", {}, OK)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Which provider takes the faults, which one takes the traffic meanwhile, and the faults."""
+
+    primary: str
+    secondary: str
+    faults: list[Fault]
+
+
+RUNS = [
+    Run("mailgun", "sendgrid", FAULTS),
+    Run("ses", "postmark", [
+        Fault("429", "status", {"status": 429}, NOT_ACCEPTED),
+        Fault("suspended", "account", {"error": "suspended"}, NOT_ACCEPTED),
+        Fault("500", "status", {"status": 500}, AMBIGUOUS, 502),
+        Fault("malformed", "malformed", {}, AMBIGUOUS, 502),
+    ]),
+    Run("postmark", "ses", [
+        Fault("no credit", "account", {"error": "not_allowed"}, NOT_ACCEPTED),
+        Fault("503 maint.", "status", {"status": 503}, NOT_ACCEPTED),  # Postmark's JSON: nothing was taken
+        Fault("500", "status", {"status": 500}, AMBIGUOUS, 502),
+        Fault("reset", "reset", {}, AMBIGUOUS, 502),
+    ]),
+]
 
 
 @dataclass
@@ -134,9 +165,9 @@ class Clients:
         return sorted((call for calls in self.calls for call in calls), key=lambda call: call.started)
 
 
-def switch(fake, phases: list[Phase], fault: Fault) -> Phase:
+def switch(fake, phases: list[Phase], fault: Fault, primary: str) -> Phase:
     begin = time.monotonic()
-    fake.control.set_fault("mailgun", fault.mode, **fault.params)
+    fake.control.set_fault(primary, fault.mode, **fault.params)
     phase = Phase(fault, begin, time.monotonic())
     if phases:
         phases[-1].end_active, phases[-1].next_begin = phase.active, phase.begin
@@ -144,19 +175,19 @@ def switch(fake, phases: list[Phase], fault: Fault) -> Phase:
     return phase
 
 
-def warm_up(service, fake) -> None:
+def warm_up(service, fake, primary: str) -> None:
     """Pay each worker's first-request costs (lazy imports, new pools) before the clock starts."""
     with ThreadPoolExecutor(CLIENTS) as pool:
         list(pool.map(lambda _: service.send(timeout=REQUEST_TIMEOUT), range(4 * CLIENTS)))
-    wait_until_recovered(service, Phase(HEALTHY, 0, 0))
+    wait_until_recovered(service, Phase(HEALTHY, 0, 0), primary)
     fake.control.clear()
 
 
-def wait_until_recovered(service, phase: Phase) -> None:
-    """Every worker's Mailgun circuit closed and its prober alive; when, is the fault's recovery time."""
+def wait_until_recovered(service, phase: Phase, primary: str) -> None:
+    """Every worker's primary circuit closed and its prober alive; when, is the fault's recovery time."""
     def recovered():
         health = service.health_of_every_worker()
-        return all(h["circuits"]["mailgun"]["state"] == "closed" and h["prober"]["alive"]
+        return all(h["circuits"][primary]["state"] == "closed" and h["prober"]["alive"]
                    for h in health.values())
 
     wait_for(recovered, RECOVERY_TIMEOUT, 0.05, "every worker's circuit to close after the fault")
@@ -168,21 +199,23 @@ def validate_error_body(status: int, body: dict) -> None:
     validate(body, documented_response("/email", "POST", status)["content"]["application/json"]["schema"])
 
 
-def test_chaos_nothing_lost_nothing_doubled_errors_bounded_and_recovery(start_service, clean_fake, tmp_path):
+@pytest.mark.parametrize("run", RUNS, ids=[run.primary for run in RUNS])
+def test_chaos_nothing_lost_nothing_doubled_errors_bounded_and_recovery(start_service, clean_fake, tmp_path, run):
     fake = clean_fake
     service = start_service(WEB_CONCURRENCY=WORKERS, SMSP_THREADS=THREADS, SMSP_POLL_INTERVAL=POLL_INTERVAL,
-                            SMSP_PROVIDER_TIMEOUT=PROVIDER_TIMEOUT)
-    warm_up(service, fake)
+                            SMSP_POLL_MAX_INTERVAL=POLL_MAX_INTERVAL, SMSP_PROVIDER_TIMEOUT=PROVIDER_TIMEOUT,
+                            SMSP_PROVIDERS=f"{run.primary},{run.secondary}")
+    warm_up(service, fake, run.primary)
     phases: list[Phase] = []
     started = time.monotonic()
     with Clients(service) as clients:
-        switch(fake, phases, HEALTHY)
+        switch(fake, phases, HEALTHY, run.primary)
         time.sleep(SETTLE_SECONDS)
-        for fault in FAULTS:
-            switch(fake, phases, fault)
+        for fault in run.faults:
+            switch(fake, phases, fault, run.primary)
             time.sleep(FAULT_SECONDS)
-            healthy = switch(fake, phases, HEALTHY)
-            wait_until_recovered(service, healthy)
+            healthy = switch(fake, phases, HEALTHY, run.primary)
+            wait_until_recovered(service, healthy, run.primary)
             time.sleep(SETTLE_SECONDS)
             wait_for(lambda: clients.answered_since(healthy.recovered_at) >= SETTLE_REQUESTS, 15,
                      what="answers to requests sent after every circuit closed")
@@ -190,10 +223,10 @@ def test_chaos_nothing_lost_nothing_doubled_errors_bounded_and_recovery(start_se
     calls = clients.all_calls()
     records = fake.control.messages(probes=False)
     probes = fake.control.messages(probes=True)
-    figures = analyse(calls, records, probes, phases)
+    figures = analyse(calls, records, probes, phases, run.primary)
     figures["wall_seconds"] = round(wall, 1)
-    report(figures, tmp_path)
-    check(figures)
+    report(figures, tmp_path, run)
+    check(figures, run)
 
 
 def recovery_seconds(phases: list[Phase], index: int) -> float | None:
@@ -204,14 +237,14 @@ def recovery_seconds(phases: list[Phase], index: int) -> float | None:
     return round(after.recovered_at - after.active, 2)
 
 
-def analyse(calls: list[Call], records: list[dict], probes: list[dict], phases: list[Phase]) -> dict:
+def analyse(calls: list[Call], records: list[dict], probes: list[dict], phases: list[Phase], primary: str) -> dict:
     """Everything the invariants need, per phase and in total, as plain data (printed and saved as JSON)."""
     by_id = collections.defaultdict(list)
     for record in records:
         by_id[record["headers"].get("X-Chaos-Id")].append(record)
     call_ids = {call.chaos_id for call in calls}
     problems: list[str] = []
-    phase_rows = [dict(phase=p.fault.name, kind=p.fault.kind, requests=0, mailgun=0, sendgrid=0,
+    phase_rows = [dict(phase=p.fault.name, kind=p.fault.kind, requests=0, primary=0, secondary=0,
                        errors=collections.Counter(), lost=0, doubled=0, errors_in_flight_at_switch=0,
                        errors_per_client=collections.Counter(),
                        after_recovery=0, after_recovery_not_primary=0,
@@ -228,7 +261,7 @@ def analyse(calls: list[Call], records: list[dict], probes: list[dict], phases: 
             row["doubled"] += 1
         if call.status == 200:
             provider, message_id = call.body["provider"], call.body["id"]
-            row[provider] += 1
+            row["primary" if provider == primary else "secondary"] += 1
             if [(m["provider"], m["id"], m["subject"]) for m in matches] != [(provider, message_id,
                                                                               f"chaos-{call.chaos_id}")]:
                 row["lost"] += 1
@@ -237,7 +270,7 @@ def analyse(calls: list[Call], records: list[dict], probes: list[dict], phases: 
             next_begin = phases[start_phase].next_begin
             if recovered_at is not None and recovered_at < call.started and call.ended < next_begin:
                 row["after_recovery"] += 1
-                row["after_recovery_not_primary"] += provider != "mailgun"
+                row["after_recovery_not_primary"] += provider != primary
             continue
         # An error: which fault could it have met? Exactly one fault phase may overlap it.
         met = [i for i, p in enumerate(phases) if p.fault.kind != OK and p.may_have_met(call)]
@@ -254,7 +287,7 @@ def analyse(calls: list[Call], records: list[dict], probes: list[dict], phases: 
                 validate_error_body(call.status, call.body)
             except Exception as error:  # noqa: BLE001 - reported with the body that failed
                 problems.append(f"{call.status} body {call.body} does not match swagger.yaml: {error}")
-        if any(m["provider"] != "mailgun" for m in matches):
+        if any(m["provider"] != primary for m in matches):
             problems.append(f"an error answer's message was delivered by another provider: {matches}")
 
     phantom = [r for r in records if r["headers"].get("X-Chaos-Id") not in call_ids]
@@ -277,36 +310,36 @@ def analyse(calls: list[Call], records: list[dict], probes: list[dict], phases: 
     }
 
 
-def report(figures: dict, tmp_path) -> None:
+def report(figures: dict, tmp_path, run: Run) -> None:
     (tmp_path / "chaos.json").write_text(json.dumps(figures, indent=2))
     lines = [f"\nchaos: {figures['requests']} requests in {figures['wall_seconds']} s, "
              f"{WORKERS} workers x {THREADS} threads, {CLIENTS} clients; "
              f"lost {figures['lost']}, doubled {figures['doubled']}, phantom {figures['phantom']}, "
              f"probes {figures['probes_received']} "
              f"(delivered as mail: {figures['probes_delivered_as_mail']})",
-             f"{'phase':<10}{'requests':>9}{'mailgun':>9}{'sendgrid':>9}  {'errors':<16}{'in flight':>10}"
+             f"{'phase':<10}{'requests':>9}{run.primary:>9}{run.secondary:>9}  {'errors':<16}{'in flight':>10}"
              f"{'max/client':>11}{'lost':>6}{'doubled':>8}{'recovery s':>11}{'then primary':>13}"]
     for row in figures["phases"]:
         errors = ", ".join(f"{code}x{n}" for code, n in sorted(row["errors"].items())) or "-"
         recovery = "-" if row["recovery_s"] is None else f"{row['recovery_s']:.2f}"
         primary = (f"{row['after_recovery'] - row['after_recovery_not_primary']}/{row['after_recovery']}"
                    if row["recovered"] else "-")
-        lines.append(f"{row['phase']:<10}{row['requests']:>9}{row['mailgun']:>9}{row['sendgrid']:>9}  "
+        lines.append(f"{row['phase']:<10}{row['requests']:>9}{row['primary']:>9}{row['secondary']:>9}  "
                      f"{errors:<16}{row['errors_in_flight_at_switch']:>10}{row['max_errors_per_client']:>11}"
                      f"{row['lost']:>6}{row['doubled']:>8}{recovery:>11}{primary:>13}")
     lines.append("in flight: errors of requests in flight as the fault switched on; max/client: most errors "
                  "of one client;\nrecovery s: fault end to every worker's circuit closed; then primary: "
-                 "answers naming mailgun / all answers, of requests sent after that")
+                 f"answers naming {run.primary} / all answers, of requests sent after that")
     lines.append(f"(figures saved to {tmp_path / 'chaos.json'})")
     print("\n".join(lines))
 
 
-def check(figures: dict) -> None:
+def check(figures: dict, run: Run) -> None:
     assert figures["problems"] == []
     assert figures["lost"] == 0 and figures["doubled"] == 0 and figures["phantom"] == 0
     assert figures["probes_delivered_as_mail"] == 0
     assert set(figures["errors"]) <= {"502", "504"}, "only ambiguous failures may reach a client"
-    faults = {fault.name: fault for fault in FAULTS}
+    faults = {fault.name: fault for fault in run.faults}
     for row in figures["phases"]:
         assert row["requests"] > 0, f"no traffic during {row['phase']}"
         fault = faults.get(row["phase"])
@@ -316,7 +349,7 @@ def check(figures: dict) -> None:
             continue
         errors = sum(row["errors"].values())
         if fault.kind == BENIGN:
-            assert errors == 0 and row["sendgrid"] == 0, f"answers below the timeout tripped a circuit: {row}"
+            assert errors == 0 and row["secondary"] == 0, f"answers below the timeout tripped a circuit: {row}"
         elif fault.name == "stopped":
             # A refused connection fails over within the request. Only a request already sent when Mailgun
             # stopped can lose its connection or its answer (ambiguous: 502, or 504 if nothing came back).
@@ -334,4 +367,4 @@ def check(figures: dict) -> None:
             assert errors <= WORKERS * min(THREADS, CLIENTS), row
             assert row["max_errors_per_client"] <= WORKERS, row
         if fault.kind in (NOT_ACCEPTED, AMBIGUOUS):
-            assert row["sendgrid"] > 0, f"{fault.name}: nothing failed over"
+            assert row["secondary"] > 0, f"{fault.name}: nothing failed over"

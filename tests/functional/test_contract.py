@@ -177,10 +177,11 @@ def unlisted_method(service, fake, path, method):
 
 @pytest.fixture(scope="module")
 def service(start_module_service):
-    # One worker, so a circuit opened by one request is the one the next request meets.
+    # One worker, so a circuit opened by one request is the one the next request meets. A 401 is probed once
+    # per SMSP_POLL_MAX_INTERVAL: short, so circuits close again between tests.
     return start_module_service(app="tests.functional.faulty_wsgi:app", WEB_CONCURRENCY=1,
                                 SMSP_MAX_BODY_BYTES=MAX_BODY_BYTES, SMSP_POLL_INTERVAL=0.5,
-                                SMSP_PROVIDER_TIMEOUT=1)
+                                SMSP_POLL_MAX_INTERVAL=1, SMSP_PROVIDER_TIMEOUT=1)
 
 
 @pytest.fixture

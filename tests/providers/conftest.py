@@ -1,11 +1,17 @@
 """Fixtures for the provider adapters: a config, a hermetic environment, and the table of messages to send."""
+import os
+
 import pytest
 import responses
 
 from sendmailproxy.config import Config
 from sendmailproxy.message import Address, Attachment, Message
 from sendmailproxy.providers.mailgun import MailgunSettings
+from sendmailproxy.providers.postmark import PostmarkSettings
 from sendmailproxy.providers.sendgrid import SendGridSettings
+from sendmailproxy.providers.ses import SesSettings
+
+AWS_KEY_ID, AWS_SECRET = "AKIAEXAMPLE000000001", "aws-SECRET-wJalrXUtnFEMI-K7MDENG"
 
 ANN = Address("ann@example.com")
 BOB = Address("bob@example.com", "Bob Jones")
@@ -58,21 +64,34 @@ def message(case):
 
 
 @pytest.fixture(autouse=True)
-def hermetic_environment(monkeypatch):
-    """No proxy or CA variables from the machine running the tests: sessions read them at construction."""
+def hermetic_environment(monkeypatch, tmp_path):
+    """No proxy, CA or AWS variables or files from the machine running the tests; known AWS keys instead.
+
+    Sessions read the proxy and CA variables at construction; the AWS chain would otherwise read ~/.aws and
+    ask an instance metadata service on the network.
+    """
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
 
 
 @pytest.fixture
 def config():
-    """A complete config for both real adapters."""
+    """A complete config for every real adapter."""
     return Config(
         api_keys=("client-key",),
         provider_settings={
             "mailgun": MailgunSettings(domain="mg.example.com", api_key="key-mg-SECRET-0123456789"),
             "sendgrid": SendGridSettings(api_key="SG.sg-SECRET-abcdefghij"),
+            "ses": SesSettings(region="eu-west-1", base_url="https://email.eu-west-1.amazonaws.com"),
+            "postmark": PostmarkSettings(server_token="pm-SECRET-0123-4567-89ab"),
         },
         poll_address="probe@example.com",
         provider_timeout=2.0,

@@ -7,7 +7,9 @@ import pytest
 
 from sendmailproxy.config import Config, ConfigError, load_or_exit
 from sendmailproxy.providers.mailgun import MailgunSettings
+from sendmailproxy.providers.postmark import PostmarkSettings
 from sendmailproxy.providers.sendgrid import SendGridSettings
+from sendmailproxy.providers.ses import SesSettings
 
 PRODUCTION = {
     "SMSP_API_KEY": "client-key",
@@ -77,7 +79,7 @@ def test_a_single_provider_needs_only_its_own_credentials():
 
 @pytest.mark.parametrize("name, value, complaint", [
     ("SMSP_API_KEY", " , ", "SMSP_API_KEY is required"),
-    ("SMSP_PROVIDERS", "mailgun,postmark", "SMSP_PROVIDERS must list"),
+    ("SMSP_PROVIDERS", "mailgun,nosuch", "SMSP_PROVIDERS must list"),
     ("SMSP_PROVIDERS", "mailgun,mailgun", "SMSP_PROVIDERS must list"),
     ("SMSP_PROVIDERS", "", "SMSP_PROVIDERS must list"),
     ("SMSP_MOCK_EMAIL_SERVICE", "maybe", "SMSP_MOCK_EMAIL_SERVICE must be true or false"),
@@ -85,6 +87,7 @@ def test_a_single_provider_needs_only_its_own_credentials():
     ("SMSP_PROVIDER_TIMEOUT", "0", "SMSP_PROVIDER_TIMEOUT must be at least"),
     ("SMSP_PROVIDER_TIMEOUT", "nan", "SMSP_PROVIDER_TIMEOUT must be at least"),
     ("SMSP_POLL_INTERVAL", "-1", "SMSP_POLL_INTERVAL must be at least"),
+    ("SMSP_POLL_MAX_INTERVAL", "4", "SMSP_POLL_MAX_INTERVAL must be at least 5.0"),  # the poll interval
     ("SMSP_FAILURE_THRESHOLD", "1.5", "SMSP_FAILURE_THRESHOLD must be an integer"),
     ("SMSP_MAX_BODY_BYTES", "10", "SMSP_MAX_BODY_BYTES must be at least"),
     ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be at least"),
@@ -100,6 +103,43 @@ def test_a_single_provider_needs_only_its_own_credentials():
 def test_an_invalid_value_is_named(name, value, complaint):
     with pytest.raises(ConfigError) as raised:
         Config.from_env({**PRODUCTION, name: value})
+    assert complaint in str(raised.value)
+
+
+def test_probes_back_off_to_a_minute_unless_told_and_never_below_the_poll_interval():
+    assert Config.from_env(PRODUCTION).poll_max_interval == 60.0
+    assert Config.from_env({**PRODUCTION, "SMSP_POLL_MAX_INTERVAL": "300"}).poll_max_interval == 300.0
+    assert Config.from_env({**PRODUCTION, "SMSP_POLL_INTERVAL": "90"}).poll_max_interval == 90.0
+
+
+SES_AND_POSTMARK = {"SMSP_API_KEY": "k", "SMSP_POLL_MESSAGE_ADDRESS": "probe@example.com",
+                    "SMSP_PROVIDERS": "ses,postmark", "SMSP_SES_REGION": "eu-west-1", "SMSP_PM_SERVER_TOKEN": "pm"}
+
+
+def test_ses_and_postmark_defaults():
+    config = Config.from_env(SES_AND_POSTMARK)
+    assert config.settings_of("ses") == SesSettings("eu-west-1", "https://email.eu-west-1.amazonaws.com", "")
+    assert config.settings_of("postmark") == PostmarkSettings("pm", "https://api.postmarkapp.com", "outbound")
+
+
+def test_ses_and_postmark_settings_are_read():
+    config = Config.from_env({**SES_AND_POSTMARK, "SMSP_SES_BASE_URL": "http://127.0.0.1:9/", "SMSP_SES_CONFIGURATION_SET":
+                              "transactional", "SMSP_PM_BASE_URL": "http://127.0.0.1:8", "SMSP_PM_MESSAGE_STREAM": "alerts"})
+    assert config.settings_of("ses") == SesSettings("eu-west-1", "http://127.0.0.1:9", "transactional")
+    assert config.settings_of("postmark") == PostmarkSettings("pm", "http://127.0.0.1:8", "alerts")
+    assert "server_token" not in repr(config.settings_of("postmark"))
+
+
+@pytest.mark.parametrize("name, value, complaint", [
+    ("SMSP_SES_REGION", "", "SMSP_SES_REGION is required"),
+    ("SMSP_SES_REGION", "Ireland", "SMSP_SES_REGION must be an AWS region"),
+    ("SMSP_SES_BASE_URL", "email.amazonaws.com", "SMSP_SES_BASE_URL must be an http(s) URL"),
+    ("SMSP_PM_SERVER_TOKEN", "", "SMSP_PM_SERVER_TOKEN is required"),
+    ("SMSP_PM_BASE_URL", "api.postmarkapp.com", "SMSP_PM_BASE_URL must be an http(s) URL"),
+])
+def test_an_invalid_ses_or_postmark_value_is_named(name, value, complaint):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({**SES_AND_POSTMARK, name: value})
     assert complaint in str(raised.value)
 
 
