@@ -1,4 +1,5 @@
-"""Command line: start every fake provider and the control API, print their URLs as one JSON line."""
+"""Command line: start every fake provider and the control API, print their URLs (and any option a fake chose,
+such as the SMTP fake's CA file) as one JSON line."""
 
 import argparse
 import asyncio
@@ -10,7 +11,13 @@ import sys
 from . import DEFAULT_HOST, FAKES
 from .control import ControlApi
 from .records import Store
-from .server import Listener, ProviderEndpoint
+from .server import Listener, ProviderEndpoint, url
+
+
+def endpoint(api, store: Store, host: str, port: int):
+    """An HTTP fake is served by a ProviderEndpoint; a fake of another protocol (SMTP) makes its own endpoint."""
+    make_endpoint = getattr(api, "endpoint", None)
+    return make_endpoint(store, host, port) if make_endpoint else ProviderEndpoint(api, store, host, port)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -28,8 +35,7 @@ async def run(args: argparse.Namespace) -> None:
     """Serve until SIGTERM or SIGINT."""
     apis = [api.from_options(vars(args)) for api in FAKES.values()]
     store = Store(api.name for api in apis)
-    endpoints = {api.name: ProviderEndpoint(api, store, args.host, getattr(args, f"{api.name}_port"))
-                 for api in apis}
+    endpoints = {api.name: endpoint(api, store, args.host, getattr(args, f"{api.name}_port")) for api in apis}
     control = Listener(args.host, args.control_port, ControlApi(endpoints, store).serve)
     listeners = {**{name: e.listener for name, e in endpoints.items()}, "control": control}
     stopping = asyncio.Event()
@@ -37,9 +43,9 @@ async def run(args: argparse.Namespace) -> None:
         asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
     for listener in listeners.values():
         await listener.start()
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(json.dumps({name: f"http://{host}:{listener.port}" for name, listener in listeners.items()}),
-          flush=True)
+    chosen = {option: value for e in endpoints.values() for option, value in e.chosen_options.items()}
+    print(json.dumps({**{name: e.url for name, e in endpoints.items()},
+                      "control": url("http", args.host, control.port), **chosen}), flush=True)
     await stopping.wait()
     for listener in listeners.values():
         await listener.stop()

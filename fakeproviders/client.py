@@ -106,6 +106,7 @@ def run_fake_providers(**cli_kwargs):
                                env={**os.environ, "PYTHONPATH": python_path})
     try:
         urls = _read_urls(process)
+        options.update((name, value) for name, value in urls.items() if name in options)  # what a fake chose
         yield RunningFakeProviders(urls={name: urls[name] for name in FAKES}, options=options,
                                    control=FakeProviders(urls["control"]), process=process)
     finally:

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs
 
 from .http11 import Reply, Request, json_reply
 from .records import Store
-from .server import Fault, FaultError, ProviderEndpoint, next_request, send
+from .server import FaultError, ProviderEndpoint, next_request, send
 
 MAX_CONTROL_BODY = 1024 * 1024
 
@@ -64,7 +64,7 @@ class ControlApi:
 
     async def _reset_faults(self, request) -> Reply:
         for endpoint in self.endpoints.values():
-            await endpoint.set_fault(Fault())
+            await endpoint.set_fault(endpoint.parse_fault({"mode": "ok"}))
         return await self._faults(request)
 
     async def _messages(self, request) -> Reply:

@@ -112,6 +112,31 @@ class Listener:
             writer.close()
 
 
+class ProtocolListener(Listener):
+    """A Listener serving an asyncio protocol (aiosmtpd's SMTP) made by `factory(listener)`, over TLS if given."""
+
+    def __init__(self, host: str, port: int, factory, ssl_context=None):
+        super().__init__(host, port, serve=None)
+        self._factory, self._ssl = factory, ssl_context
+
+    async def start(self) -> None:
+        sock = await _bind(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: self._factory(self), sock=sock, ssl=self._ssl)
+
+    def opened(self, writer) -> None:
+        """A protocol's connection, closed by `stop` like any other."""
+        self._writers.add(writer)
+
+    def closed(self, writer) -> None:
+        self._writers.discard(writer)
+
+
+def url(scheme: str, host: str, port: int) -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
 async def _bind(host: str, port: int) -> socket.socket:
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     deadline = asyncio.get_running_loop().time() + REBIND_TIMEOUT_S
@@ -142,10 +167,16 @@ async def send(writer, reply: Reply, keep_alive: bool) -> None:
 class ProviderEndpoint:
     """One provider's listener; each request meets the fault in force when it arrives."""
 
+    chosen_options: dict[str, str] = {}  # options the fake filled in at start, reported on its start line
+
     def __init__(self, api, store: Store, host: str, port: int):
         self.api, self.store = api, store
         self.fault = Fault()
         self.listener = Listener(host, port, self._serve)
+
+    @property
+    def url(self) -> str:
+        return url("http", self.listener.host, self.listener.port)
 
     def parse_fault(self, params: dict) -> Fault:
         # not_allowed is a Mailgun account state; SendGrid has no such 400. Account errors are each fake's own.

@@ -15,15 +15,17 @@ from sendmailproxy.providers.mock import MockProvider
 from sendmailproxy.providers.postmark import PostmarkProvider
 from sendmailproxy.providers.sendgrid import SendGridProvider
 from sendmailproxy.providers.ses import SesProvider
+from sendmailproxy.providers.smtp import SmtpProvider
 
 if TYPE_CHECKING:
     from sendmailproxy.config import Config
 
 __all__ = ["ADAPTERS", "MailgunProvider", "MockProvider", "Outcome", "OutcomeKind", "PostmarkProvider", "Provider",
-           "SendGridProvider", "SesProvider", "build_providers", "common_limits"]
+           "SendGridProvider", "SesProvider", "SmtpProvider", "build_providers", "common_limits"]
 
 ADAPTERS: dict[str, type[Provider]] = {adapter.name: adapter for adapter in (MailgunProvider, SendGridProvider)}
 ADAPTERS.update({adapter.name: adapter for adapter in (SesProvider, PostmarkProvider)})
+ADAPTERS.update({adapter.name: adapter for adapter in (SmtpProvider,)})
 
 
 def build_providers(config: Config) -> list[Provider]:

@@ -26,11 +26,11 @@ class Outcome:
     kind: OutcomeKind
     reason: str = ""
     message_id: str | None = None
-    status: int | None = None  # the provider's HTTP status; None for transport failures
+    status: int | None = None  # the provider's HTTP status or SMTP reply code; None for transport failures
     timed_out: bool = False  # an ambiguous read timeout (the client gets 504, not 502)
     retry_after: float | None = None  # seconds the provider asked us to wait (429/420)
     # The provider named an account, credentials or setup problem behind a status that does not say so
-    # (SES AccountSuspendedException is a 400, Postmark's "not allowed to send" a 422).
+    # (SES AccountSuspendedException is a 400, Postmark's "not allowed to send" a 422, an SMTP relay's 535).
     operator_must_act: bool = False
 
     @property
