@@ -125,6 +125,12 @@ class ProtocolListener(Listener):
         self._server = await asyncio.get_running_loop().create_server(
             lambda: self._factory(self), sock=sock, ssl=self._ssl)
 
+    async def stop(self) -> None:
+        # A killed relay says no TLS goodbye, and an idle client would never answer one.
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await super().stop()
+
     def opened(self, writer) -> None:
         """A protocol's connection, closed by `stop` like any other."""
         self._writers.add(writer)

@@ -118,6 +118,9 @@ class Session:
         if self.smtp is not None:
             self.smtp.close()
 
+    # A pooled connection goes with the thread that kept it (or with the adapter), not with the process.
+    __del__ = close
+
     def _ehlo(self) -> None:
         self.phase = Phase.EHLO
         expect(self.smtp.ehlo(), 250)
