@@ -1,8 +1,9 @@
 """Chaos: 16 keep-alive clients against 3 gunicorn workers while the primary goes through every fault and back.
 
-Three runs: Mailgun primary with SendGrid behind it (every generic fault), then SES primary with Postmark behind
+Four runs: Mailgun primary with SendGrid behind it (every generic fault), then SES primary with Postmark behind
 it and Postmark primary with SES behind it (their own account errors and answers, e.g. Postmark's 503
-maintenance, which is safe to fail over, unlike its 500).
+maintenance, which is safe to fail over, unlike its 500), and an SMTP relay primary with SendGrid behind it,
+the relay killed mid-load (refused connections, and every open one reset, idle or mid-transaction) and restarted.
 
 Every message carries a unique subject and X-Chaos-Id header; afterwards the fakes' records and the clients'
 answers are checked against the promises of README.md: nothing lost, nothing doubled, no probe delivered,
@@ -87,6 +88,7 @@ RUNS = [
         Fault("500", "status", {"status": 500}, AMBIGUOUS, 502),
         Fault("reset", "reset", {}, AMBIGUOUS, 502),
     ]),
+    Run("smtp", "sendgrid", [Fault("stopped", "stopped", {}, NOT_ACCEPTED)]),
 ]
 
 
@@ -351,8 +353,9 @@ def check(figures: dict, run: Run) -> None:
         if fault.kind == BENIGN:
             assert errors == 0 and row["secondary"] == 0, f"answers below the timeout tripped a circuit: {row}"
         elif fault.name == "stopped":
-            # A refused connection fails over within the request. Only a request already sent when Mailgun
-            # stopped can lose its connection or its answer (ambiguous: 502, or 504 if nothing came back).
+            # A refused connection fails over within the request. Only a request already sent when the primary
+            # stopped can lose its connection or its answer (ambiguous: 502, or 504 if nothing came back); an
+            # SMTP transaction cut before its final dot fails over too.
             assert errors == row["errors_in_flight_at_switch"] and set(row["errors"]) <= {"502", "504"}, row
         elif fault.kind == NOT_ACCEPTED:
             # 429 and 401 are answers read per request: every one of them fails over in the same request.
