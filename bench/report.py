@@ -9,6 +9,9 @@ LABELS = {
     "service": "sendmailproxy",
     "service sync": "sendmailproxy, sync workers",
     "fake mailgun": "fake Mailgun alone (upstream ceiling)",
+    "mailgun": "sendmailproxy, `SMSP_PROVIDERS=mailgun` (HTTP, keep-alive)",  # scenario 5, bench/smtp.py
+    "smtp": "sendmailproxy, `SMSP_PROVIDERS=smtp` (a connection per thread, reused)",
+    "smtp per message": "the same, a new connection (TCP, STARTTLS, AUTH) per message",
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gunicorn
 
-from bench import report, timeline
+from bench import report, smtp, timeline
 from bench.measure import measure
 from bench.servers import (DEFAULT_THREADS, DEFAULT_WORKERS, PeakMemory, baseline, clean_environment,
                            cpu_seconds, email_target, gunicorn_cpu, mailgun_target, memory, service, start)
@@ -46,7 +46,7 @@ SWEEP_WORKERS, SWEEP_THREADS, SWEEP_LATENCIES_MS = (1, 2, 3, 4), (16, 32, 64, 12
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__, epilog=(
-        "Without an option: scenarios 1-4 (about 5 minutes), writing bench/RESULTS.md and "
+        "Without an option: scenarios 1-5 (about 7 minutes), writing bench/RESULTS.md and "
         "docs/failover-timeline.png; raw wrk output, results.json and server logs go to .bench-out/."))
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="a ~1 minute smoke run (1 run per cell); writes .bench-out/")
@@ -73,12 +73,13 @@ def main(argv: list[str] | None = None) -> None:
         settings = QUICK if args.quick else FULL
         results = run_all(settings, png=(OUT if args.quick else ROOT / "docs") / "failover-timeline.png")
         (OUT / "results.json").write_text(json.dumps(results, indent=1))
-        write((OUT if args.quick else ROOT / "bench") / "RESULTS.md", report.render(results))
+        text = report.render(results) + "\n".join(smtp.render(results))
+        write((OUT if args.quick else ROOT / "bench") / "RESULTS.md", text)
     print(f"done in {time.monotonic() - started:.0f} s")
 
 
 def run_all(settings: Settings, png: Path) -> dict:
-    """Scenarios 1-4 against one fake provider, with the servers interleaved; the results as plain data."""
+    """Scenarios 1-5 against the fake providers, with the servers interleaved; the results as plain data."""
     logs, raw = OUT / "logs", OUT / "wrk-output.txt"
     raw.write_text("")
     results = {"machine": machine(settings), "settings": asdict(settings)}
@@ -112,6 +113,10 @@ def run_all(settings: Settings, png: Path) -> dict:
 
         print("scenario 3: failover timeline")
         results["timeline"] = failover(proxy, fake, settings.timeline, png)
+        proxy.stop()
+
+        print(f"scenario 5: SMTP relay, latency 0, {settings.light_connections} connections")
+        results["smtp"] = smtp.scenario(logs, settings.light_connections, **run)
     results["machine"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
 
