@@ -18,8 +18,8 @@ from sendmailproxy.envreader import EnvReader
 from sendmailproxy.message import Message
 from sendmailproxy.providers import smtpmime
 from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
-from sendmailproxy.providers.smtpsession import (NOT_ACCEPTED, REJECTED, Phase, Refused, Relay, Session, expect,
-                                                 failed, is_timeout, permanent, refused, truncate)
+from sendmailproxy.providers.smtpsession import (Phase, RecipientsRefusedError, RefusedError, Relay, Session,
+                                                 expect, failed, is_timeout, refused)
 
 if TYPE_CHECKING:
     from sendmailproxy.config import Config
@@ -101,12 +101,14 @@ class SmtpProvider(Provider):
         def transaction(session: Session) -> Outcome:
             self._envelope(session, message.sender.email, recipients, len(content))
             code, text = session.send_message(content)
-            return refused(Phase.FINAL, code, text.decode("utf-8", "replace"))
+            return refused(Phase.FINAL, code, text)
 
         outcome = self._pooled(transaction)
+        if outcome.kind is OutcomeKind.ACCEPTED:
+            return dataclasses.replace(outcome, message_id=message_id)
         if outcome.kind is OutcomeKind.AMBIGUOUS:  # operators search the relay's logs for it
-            outcome = dataclasses.replace(outcome, reason=f"{outcome.reason} (Message-ID {message_id})")
-        return dataclasses.replace(outcome, message_id=message_id if outcome.kind is OutcomeKind.ACCEPTED else None)
+            return dataclasses.replace(outcome, reason=f"{outcome.reason} (Message-ID {message_id})")
+        return outcome
 
     def probe(self) -> Outcome:
         """Connect, secure, authenticate, MAIL and RCPT the poll address, RSET, QUIT; never DATA."""
@@ -134,13 +136,13 @@ class SmtpProvider(Provider):
         for recipient in recipients:
             code, text = smtp.rcpt(recipient)
             if code == 421:  # the relay is closing the session
-                raise Refused(code, text)
+                raise RefusedError(code, text)
             if code not in (250, 251):
-                refusals[recipient] = Refused(code, text)
+                refusals[recipient] = RefusedError(code, text)
         if refusals:
             with contextlib.suppress(smtplib.SMTPException, OSError):  # the connection is dropped anyway
                 smtp.rset()
-            raise Recipients(refusals)
+            raise RecipientsRefusedError(refusals)
 
     def _pooled(self, transaction: Callable[[Session], Outcome]) -> Outcome:
         """Run `transaction` on this thread's connection (reconnecting once if it was stale); keep it if accepted."""
@@ -175,9 +177,9 @@ class SmtpProvider(Provider):
             else:
                 session.open()
             outcome = transaction(session)
-        except Recipients as refusal:
+        except RecipientsRefusedError as refusal:
             outcome = refusal.outcome()
-        except Refused as refusal:
+        except RefusedError as refusal:
             # A pooled connection the relay closed meanwhile fails at RSET or MAIL, when provably nothing was sent.
             if reused and session.phase in (Phase.RSET, Phase.MAIL) and refusal.code == 421:
                 return STALE
@@ -195,17 +197,3 @@ class SmtpProvider(Provider):
             return dataclasses.replace(outcome, reason=outcome.reason.replace(secret, "[redacted]"))
         return outcome
 
-
-class Recipients(Exception):
-    """Some recipients were refused (and the transaction reset): the message was not sent to anyone."""
-
-    def __init__(self, refusals: dict[str, Refused]):
-        super().__init__(refusals)
-        self.refusals = refusals
-
-    def outcome(self) -> Outcome:
-        """Rejected (422) when any refusal is permanent, so the caller must fix it; else not accepted."""
-        listed = ", ".join(f"{address} ({r.code} {r.text})" for address, r in self.refusals.items())
-        permanents = [r.code for r in self.refusals.values() if permanent(r.code, r.text)]
-        kind, status = (REJECTED, permanents[0]) if permanents else (NOT_ACCEPTED, next(iter(self.refusals.values())).code)
-        return Outcome(kind, truncate(f"recipients refused, nothing was sent: {listed}"), status=status)

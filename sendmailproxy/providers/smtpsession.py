@@ -43,12 +43,28 @@ class Phase(enum.Enum):
 SESSION_PHASES = (Phase.CONNECT, Phase.EHLO, Phase.STARTTLS, Phase.AUTH)
 
 
-class Refused(Exception):
+class RefusedError(Exception):
     """The server answered a command with a code that ends the transaction."""
 
     def __init__(self, code: int, text: bytes | str):
         super().__init__(code, text)
         self.code, self.text = code, _text(text)
+
+
+class RecipientsRefusedError(Exception):
+    """Some recipients were refused (and the transaction reset): the message was not sent to anyone."""
+
+    def __init__(self, refusals: dict[str, RefusedError]):
+        super().__init__(refusals)
+        self.refusals = refusals
+
+    def outcome(self) -> Outcome:
+        """Rejected (422) when any refusal is permanent, so the caller must fix it; else not accepted."""
+        listed = ", ".join(f"{address} ({r.code} {r.text})" for address, r in self.refusals.items())
+        permanents = [r.code for r in self.refusals.values() if permanent(r.code, r.text)]
+        first = next(iter(self.refusals.values()))
+        kind, status = (REJECTED, permanents[0]) if permanents else (NOT_ACCEPTED, first.code)
+        return Outcome(kind, truncate(f"recipients refused, nothing was sent: {listed}"), status=status)
 
 
 @dataclass(frozen=True)
@@ -88,13 +104,13 @@ class Session:
         if relay.security == "starttls":
             self.phase = Phase.STARTTLS
             if not self.smtp.has_extn("starttls"):
-                raise Refused(0, "the relay does not offer STARTTLS, and smtp:// never continues in clear text")
+                raise RefusedError(0, "the relay does not offer STARTTLS, and smtp:// never continues in clear text")
             self.smtp.starttls(context=relay.tls)
             self._ehlo()  # the capabilities seen before TLS must not be trusted
         if relay.user:
             self.phase = Phase.AUTH
             if not self.smtp.has_extn("auth"):
-                raise Refused(0, "the relay does not offer AUTH")
+                raise RefusedError(0, "the relay does not offer AUTH")
             self.smtp.login(relay.user, relay.password)
 
     def send_message(self, content: bytes) -> tuple[int, bytes]:
@@ -111,7 +127,7 @@ class Session:
         try:
             return self.smtp.getreply()
         except smtplib.SMTPResponseException:  # smtplib's own "Line too long": a reply we cannot read
-            return -1, b"unreadable reply"
+            return -1, b"a reply line too long to read"
 
     def close(self) -> None:
         """Drop the connection without a QUIT: it is broken, or too old to trust."""
@@ -127,9 +143,9 @@ class Session:
 
 
 def expect(reply: tuple[int, bytes], *codes: int) -> None:
-    """Raise Refused unless the reply's code is one of `codes`."""
+    """Raise RefusedError unless the reply's code is one of `codes`."""
     if reply[0] not in codes:
-        raise Refused(*reply)
+        raise RefusedError(*reply)
 
 
 def failed(phase: Phase, error: Exception) -> Outcome:
@@ -140,7 +156,7 @@ def failed(phase: Phase, error: Exception) -> Outcome:
         label = "no reply to the final dot in time" if timed_out else "the connection broke before the final reply"
         return Outcome(AMBIGUOUS, truncate(f"{label}: {description}"), timed_out=timed_out)
     if isinstance(error, smtplib.SMTPResponseException) and phase in SESSION_PHASES:
-        return refused(phase, error.smtp_code, _text(error.smtp_error))  # a real reply: 535, a bad greeting
+        return refused(phase, error.smtp_code, error.smtp_error)  # a real reply: 535, a bad greeting
     return Outcome(NOT_ACCEPTED, truncate(f"nothing was sent: {phase.value} failed: {description}"))
 
 
@@ -149,19 +165,20 @@ def is_timeout(error: Exception) -> bool:
     return isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError)
 
 
-def refused(phase: Phase, code: int, text: str) -> Outcome:
-    """The outcome of reply `code` to the command of `phase`."""
-    reply = f"{code} {text}" if code else text
+def refused(phase: Phase, code: int, text: bytes | str) -> Outcome:
+    """The outcome of reply `code` to the command of `phase` (code 0: what we refused ourselves; -1: unreadable)."""
+    text = _text(text)
+    reply, status = (f"{code} {text}", code) if code > 0 else (text, None)
     if phase is Phase.FINAL:
         if 200 <= code <= 299:
-            return Outcome(ACCEPTED, truncate(reply), status=code)
+            return Outcome(ACCEPTED, truncate(reply), status=status)
         kind = NOT_ACCEPTED if 400 <= code <= 499 else REJECTED if 500 <= code <= 599 else AMBIGUOUS
         label = "unreadable reply to the final dot" if kind is AMBIGUOUS else "the relay refused the message"
-        return Outcome(kind, truncate(f"{label}: {reply}"), status=code if code > 0 else None)
+        return Outcome(kind, truncate(f"{label}: {reply}"), status=status)
     if phase in (Phase.MAIL, Phase.RCPT) and permanent(code, text):
-        return Outcome(REJECTED, truncate(f"{phase.value} refused: {reply}"), status=code)
+        return Outcome(REJECTED, truncate(f"{phase.value} refused: {reply}"), status=status)
     credentials = phase is Phase.AUTH and code >= 500 or code == 530
-    return Outcome(NOT_ACCEPTED, truncate(f"nothing was sent: {phase.value} refused: {reply}"), status=code,
+    return Outcome(NOT_ACCEPTED, truncate(f"nothing was sent: {phase.value} refused: {reply}"), status=status,
                    operator_must_act=credentials)
 
 
