@@ -27,7 +27,7 @@ def render(results: dict) -> list[str]:
     """Scenario 5's table and ratios, as markdown lines that follow bench.report's."""
     rows, s = _cells(results["smtp"])
     smtp, mailgun, per_message = s["smtp"], s["mailgun"], s["smtp per message"]
-    return [f"### 5. SMTP relay, latency 0 ms, {results['settings']['light_connections']} connections", "",
+    return ["", f"### 5. SMTP relay, latency 0 ms, {results['settings']['light_connections']} connections", "",
             "The fake relay is aiosmtpd (STARTTLS with a throwaway CA, AUTH PLAIN) in the fake providers' process. "
             "A reused connection costs RSET, MAIL, RCPT, DATA and the message: five round trips. A new one "
             "adds TCP, the greeting, EHLO, STARTTLS with its TLS handshake, EHLO again and AUTH.", "", *rows,
