@@ -140,6 +140,7 @@ class ProtocolListener(Listener):
 
 
 def url(scheme: str, host: str, port: int) -> str:
+    """A listener's URL, IPv6 hosts in brackets."""
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
