@@ -1,5 +1,6 @@
 """SMTP adapter against a real SMTP server (the aiosmtpd fake): the outcome of every phase and fault, TLS,
 connection reuse and the no-DATA probe."""
+import base64
 import contextlib
 import threading
 
@@ -138,7 +139,7 @@ def test_accepted_message_reaches_the_relay_whole_with_bcc_only_in_the_envelope(
     assert outcome.kind is ACCEPTED and record["id"] == outcome.message_id
     assert record["envelope"] == {"mail_from": "news@example.com", "rcpt_tos": [
         "ann@example.com", "bob@example.com", "carol@example.com", "dave@example.com"]}
-    assert record["bcc"] == ["dave@example.com"] and b"dave@" not in __import__("base64").b64decode(record["raw"])
+    assert record["bcc"] == ["dave@example.com"] and b"dave@" not in base64.b64decode(record["raw"])
     assert (record["subject"], record["tags"], record["headers"]) == ("Everything ✓", ["welcome", "digest"],
                                                                       {"X-Campaign": "all"})
     assert [a["filename"] for a in record["attachments"]] == ["report.pdf", "résumé notes ✓.txt"]
