@@ -78,7 +78,7 @@ class SmtpEndpoint(ProviderEndpoint):
     def __init__(self, api: SmtpApi, store, host: str, port: int):
         self.api, self.store = api, store
         self.fault = SmtpFault()
-        self.authenticate = authenticator(api.user, api.password)
+        self.authenticate = authenticator(self, api.user, api.password)
         tls = {"starttls": {"tls_context": api.server_tls, "require_starttls": True},
                "implicit": {"auth_require_tls": False}, "none": {"auth_require_tls": False}}[api.security]
         self.listener = ProtocolListener(host, port, lambda listener: FakeSmtp(self, listener, **tls),
@@ -116,8 +116,9 @@ def _message_record(envelope, content: bytes) -> dict:
         return [str(address) for header in message.get_all(name, []) for address in header.addresses]
 
     def body(subtype):
+        # As the caller wrote it, for the same record as the HTTP fakes: lines end in LF, the last one bare.
         part = message.get_body((subtype,))
-        return part.get_content() if part is not None and part.get_content_type() == f"text/{subtype}" else None
+        return "\n".join(part.get_content().splitlines()) if part is not None else None
 
     return new_record(
         NAME, id=message["Message-ID"], probe=False, sender=str(message["From"]), to=mailboxes("To"),

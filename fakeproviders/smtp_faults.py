@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from .server import FaultError
 
-PHASES = ("mail", "rcpt", "data", "final")  # where a `refuse` fault answers; final: the reply to the dot
+PHASES = ("auth", "mail", "rcpt", "data", "final")  # where a `refuse` fault answers; final: the reply to the dot
 # Which parameters each mode takes besides "mode".
 FAULT_PARAMS = {
     "ok": {"latency_ms"},  # a slow reply to the final dot

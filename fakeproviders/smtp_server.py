@@ -112,11 +112,15 @@ class Hooks:
         return f"250 2.0.0 Ok: queued as {record['queue_id']}"
 
 
-def authenticator(user: str, password: str):
-    """aiosmtpd's authenticator for one account: AUTH PLAIN and LOGIN; anything else gets 535."""
+def authenticator(endpoint, user: str, password: str):
+    """aiosmtpd's authenticator for one account (AUTH PLAIN and LOGIN): 535 for anything else, and the reply of
+    a `refuse` fault at auth (credentials revoked) even for the right ones."""
     expected = (user.encode(), password.encode())
 
     def authenticate(server, session, envelope, mechanism, auth_data):
+        fault = endpoint.fault
+        if fault.refuses("auth"):
+            return AuthResult(success=False, handled=False, message=fault.reply())
         if (auth_data.login, auth_data.password) == expected:
             return AuthResult(success=True)
         return AuthResult(success=False, handled=False)  # handled=True would send no reply at all

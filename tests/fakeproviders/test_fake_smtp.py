@@ -74,7 +74,7 @@ def test_delivered_message_is_recorded_with_raw_bytes_and_envelope(fake, connect
     assert base64.b64decode(record["raw"]) == RAW
     assert record["envelope"] == {"mail_from": "a@example.com", "rcpt_tos": ["b@example.com", "hidden@example.com"]}
     assert (record["to"], record["bcc"], record["tags"], record["text"]) == (
-        ["b@example.com"], ["hidden@example.com"], ["t1"], ".leading dot\r\nbye\r\n")
+        ["b@example.com"], ["hidden@example.com"], ["t1"], ".leading dot\nbye")
     assert fake.control.stats()["smtp"]["by_status"] == {"250": 1}
 
 
@@ -91,6 +91,14 @@ def test_transaction_ended_without_data_is_a_probe(fake, connect, end):
     assert fake.control.stats()["smtp"]["requests"] == 0
 
 
+def test_refused_auth_is_the_faults_reply_even_for_the_right_password(fake, connect):
+    fake.control.set_fault("smtp", "refuse", at="auth", status=535, text="5.7.8 Credentials revoked")
+
+    with pytest.raises(smtplib.SMTPAuthenticationError) as raised:
+        connect()
+    assert (raised.value.smtp_code, raised.value.smtp_error) == (535, b"5.7.8 Credentials revoked")
+
+
 def test_refused_data_is_not_a_probe(fake, connect):
     fake.control.set_fault("smtp", "refuse", at="data", status=451)
     client = connect()
@@ -105,7 +113,7 @@ def test_refused_data_is_not_a_probe(fake, connect):
     ({"mode": "nope"}, "mode must be one of"),
     ({"mode": "refuse", "at": "mail"}, "status must be an integer from 400 to 599"),
     ({"mode": "refuse", "at": "mail", "status": 250}, "status must be an integer from 400 to 599"),
-    ({"mode": "refuse", "at": "helo", "status": 550}, "at must be one of"),
+    ({"mode": "refuse", "at": "helo", "status": 550}, "at must be one of auth, mail, rcpt, data, final"),
     ({"mode": "refuse", "at": "mail", "status": 550, "recipients": ["x@example.com"]}, "for at=rcpt only"),
     ({"mode": "refuse", "at": "mail", "status": 550, "text": "two\r\nlines"}, "one line"),
     ({"mode": "hang", "status": 550}, "mode hang takes no status"),

@@ -25,6 +25,10 @@ PROVIDER_SECRETS = {
     # SigV4 sends the key id in the clear, but never the secret; a session token would be a secret too.
     "ses": lambda options: [o for o in (options["ses_secret_access_key"], options["ses_session_token"]) if o],
     "postmark": lambda options: [options["postmark_token"]],
+    # The password, and AUTH PLAIN's and LOGIN's base64 of it.
+    "smtp": lambda options: [options["smtp_password"], base64.b64encode(
+        f"\0{options['smtp_user']}\0{options['smtp_password']}".encode()).decode(),
+        base64.b64encode(options["smtp_password"].encode()).decode()],
 }
 NEVER_LOGGED = [API_KEY, "Authorization: Basic", "Bearer"]  # the client's key; any Authorization header
 MARKER = f"marker-{uuid.uuid4().hex}"
@@ -59,6 +63,16 @@ CASES = [
 
 # Where a provider says the same thing differently: Postmark refuses a caller's message with a 422 (ErrorCode 300).
 PROVIDER_FAULTS = {("postmark", "rejected"): {"mode": "status", "status": 422}}
+# An SMTP relay's nearest fault for each case.
+PROVIDER_FAULTS.update({("smtp", case): fault for case, fault in {
+    "rejected": {"mode": "refuse", "at": "final", "status": 554},
+    "401": {"mode": "refuse", "at": "auth", "status": 535},
+    "403": {"mode": "refuse", "at": "mail", "status": 530, "text": "5.7.0 Authentication required"},
+    "429": {"mode": "refuse", "at": "mail", "status": 454, "text": "4.7.0 Throttling failure"},
+    "503": {"mode": "greeting", "status": 421},
+    "reset": {"mode": "drop_in_data"},
+    "malformed": {"mode": "garbled"},
+}.items()})
 
 # README.md's Logs section: the fields of each kind of line, beyond those of every line.
 EVERY_LINE = {"time", "level", "logger", "message"}
