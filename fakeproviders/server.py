@@ -126,10 +126,13 @@ class ProtocolListener(Listener):
             lambda: self._factory(self), sock=sock, ssl=self._ssl)
 
     async def stop(self) -> None:
-        # A killed relay says no TLS goodbye, and an idle client would never answer one.
+        self.drop_connections()
+        await super().stop()
+
+    def drop_connections(self) -> None:
+        """Reset every open connection: a killed relay says no TLS goodbye, and an idle client would answer none."""
         for writer in list(self._writers):
             writer.transport.abort()
-        await super().stop()
 
     def opened(self, writer) -> None:
         """A protocol's connection, closed by `stop` like any other."""

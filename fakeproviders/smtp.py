@@ -92,6 +92,12 @@ class SmtpEndpoint(ProviderEndpoint):
     def parse_fault(self, params: dict) -> SmtpFault:
         return SmtpFault.parse(params)
 
+    async def set_fault(self, fault: SmtpFault) -> None:
+        await super().set_fault(fault)
+        if fault.mode == "greeting" or fault.refuses("auth"):
+            # A relay out of service, or credentials revoked: no session opened before goes on either.
+            self.listener.drop_connections()
+
     def record(self, envelope, content: bytes | None) -> dict:
         """Keep a delivered message (content) or a probe (None), in the shape the HTTP fakes record."""
         number = next(_sequence)

@@ -9,8 +9,9 @@ PHASES = ("auth", "mail", "rcpt", "data", "final")  # where a `refuse` fault ans
 FAULT_PARAMS = {
     "ok": {"latency_ms"},  # a slow reply to the final dot
     "stopped": set(),  # refuse connections
-    "greeting": {"status", "text"},  # greet with this reply instead of 220, then close
-    "refuse": {"at", "status", "text", "recipients"},  # this 4xx/5xx at one phase (rcpt: only `recipients`)
+    "greeting": {"status", "text"},  # greet with this reply instead of 220, then close (open sessions end)
+    # This 4xx/5xx at one phase (rcpt: only `recipients`; auth: open sessions end, as when credentials are revoked).
+    "refuse": {"at", "status", "text", "recipients"},
     "hang": set(),  # read the message, never answer the final dot
     "lost": set(),  # accept and record the message, then drop the connection before replying
     "garbled": set(),  # answer the final dot with a line that is not an SMTP reply

@@ -99,6 +99,15 @@ def test_refused_auth_is_the_faults_reply_even_for_the_right_password(fake, conn
     assert (raised.value.smtp_code, raised.value.smtp_error) == (535, b"5.7.8 Credentials revoked")
 
 
+@pytest.mark.parametrize("fault", [{"mode": "greeting", "status": 421}, {"mode": "refuse", "at": "auth", "status": 535}])
+def test_greeting_and_auth_faults_end_the_sessions_already_open(fake, connect, fault):
+    client = connect()
+    fake.control.set_fault("smtp", **fault)
+
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        client.noop()
+
+
 def test_refused_data_is_not_a_probe(fake, connect):
     fake.control.set_fault("smtp", "refuse", at="data", status=451)
     client = connect()

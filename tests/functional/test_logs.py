@@ -63,7 +63,7 @@ CASES = [
 
 # Where a provider says the same thing differently: Postmark refuses a caller's message with a 422 (ErrorCode 300).
 PROVIDER_FAULTS = {("postmark", "rejected"): {"mode": "status", "status": 422}}
-# An SMTP relay's nearest fault for each case.
+# An SMTP relay's nearest fault for each case (a greeting or AUTH fault also ends the connection the service keeps).
 PROVIDER_FAULTS.update({("smtp", case): fault for case, fault in {
     "rejected": {"mode": "refuse", "at": "final", "status": 554},
     "401": {"mode": "refuse", "at": "auth", "status": 535},
