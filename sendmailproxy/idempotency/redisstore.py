@@ -1,0 +1,137 @@
+"""The shared store for many pods: Redis (or Valkey), one hash per key, every decision in a Lua script."""
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from sendmailproxy.idempotency.store import (
+    Abandoned,
+    Claim,
+    Finished,
+    InFlight,
+    Mismatch,
+    Reserved,
+    Store,
+    StoreUnavailableError,
+)
+
+KEY_PREFIX = "sendmailproxy:idempotency:"
+TIMEOUT_SECONDS = 2.0  # connect and each reply; past it a keyed request is refused with 503, nothing sent
+
+# The record is one hash that lives for its lease plus the TTL, with the lease as a field inside it: a lock
+# key expiring with the lease would forget that a provider may have the message, and the retry would send it
+# again. Times come from the Redis server's clock, so pods with skewed clocks agree on leases.
+_NOW = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+"""
+# KEYS[1]; ARGV: fingerprint, owner, lease ms, ttl ms. Mirrors SqliteStore._claim.
+RESERVE = _NOW + """
+local r = redis.call('HMGET', KEYS[1], 'fingerprint', 'state', 'owner', 'provider', 'lease_until', 'status', 'body')
+local lease, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local function claim()
+  redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'state', 'claimed', 'owner', ARGV[2],
+             'lease_until', now + lease)
+  redis.call('PEXPIRE', KEYS[1], lease + ttl)
+  return {'reserved'}
+end
+if not r[1] then return claim() end
+if r[1] ~= ARGV[1] then return {'mismatch'} end
+if r[2] == 'done' then return {'done', r[6], r[7]} end
+if r[2] == 'abandoned' then return {'abandoned', r[4]} end
+if r[3] == ARGV[2] then return {'reserved'} end  -- our own claim: its reply was lost and the call repeated
+if tonumber(r[5]) > now then return {'in_flight'} end
+if r[2] == 'claimed' then return claim() end  -- its owner never called a provider: safe to take over
+redis.call('HSET', KEYS[1], 'state', 'abandoned')
+redis.call('HDEL', KEYS[1], 'owner')
+redis.call('PEXPIRE', KEYS[1], ttl)
+return {'abandoned', r[4]}
+"""
+# KEYS[1]; ARGV: owner, provider.
+MARK_SENDING = _NOW + """
+local r = redis.call('HMGET', KEYS[1], 'owner', 'state', 'lease_until')
+if r[1] ~= ARGV[1] or (r[2] ~= 'claimed' and r[2] ~= 'sending') or tonumber(r[3]) <= now then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'sending', 'provider', ARGV[2])
+return 1
+"""
+# KEYS[1]; ARGV: owner, status, body, ttl ms. A taken-over or abandoned record has another owner or none.
+FINISH = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[2], 'body', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+# KEYS[1]; ARGV: owner.
+RELEASE = """
+local r = redis.call('HMGET', KEYS[1], 'owner', 'state')
+if r[1] ~= ARGV[1] or (r[2] ~= 'claimed' and r[2] ~= 'sending') then return 0 end
+return redis.call('DEL', KEYS[1])
+"""
+
+
+class RedisStore(Store):
+    """Each operation is one script run atomically by Redis; `reserve` claims like SET NX, with a fencing token."""
+
+    name = "redis"
+
+    def __init__(self, url: str):
+        # The client connects lazily and its pool starts afresh in a forked worker. One retry, without delay:
+        # a pooled connection may be stale after a Redis restart, and every script is safe to run twice.
+        self._client = redis.Redis.from_url(url, socket_timeout=TIMEOUT_SECONDS,
+                                            socket_connect_timeout=TIMEOUT_SECONDS, retry=Retry(NoBackoff(), 1),
+                                            decode_responses=True)
+        self._reserve = self._client.register_script(RESERVE)
+        self._mark_sending = self._client.register_script(MARK_SENDING)
+        self._finish = self._client.register_script(FINISH)
+        self._release = self._client.register_script(RELEASE)
+
+    def __repr__(self) -> str:
+        return "RedisStore()"  # the URL may hold a password
+
+    def reserve(self, key: str, fingerprint: str, lease: float, ttl: float) -> Claim:
+        owner = uuid.uuid4().hex
+        with _converted_errors():
+            answer = self._reserve([KEY_PREFIX + key], [fingerprint, owner, _ms(lease), _ms(ttl)])
+        kind = answer[0]
+        if kind == "reserved":
+            return Reserved(owner)
+        if kind == "done":
+            return Finished(int(answer[1]), answer[2])
+        if kind == "abandoned":
+            return Abandoned(answer[1])
+        return InFlight() if kind == "in_flight" else Mismatch()
+
+    def mark_sending(self, key: str, owner: str, provider: str) -> bool:
+        with _converted_errors():
+            return self._mark_sending([KEY_PREFIX + key], [owner, provider]) == 1
+
+    def finish(self, key: str, owner: str, status: int, body: str, ttl: float) -> bool:
+        with _converted_errors():
+            return self._finish([KEY_PREFIX + key], [owner, status, body, _ms(ttl)]) == 1
+
+    def release(self, key: str, owner: str) -> bool:
+        with _converted_errors():
+            return self._release([KEY_PREFIX + key], [owner]) == 1
+
+    def reachable(self) -> bool:
+        try:
+            return bool(self._client.ping())
+        except redis.RedisError:
+            return False
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+@contextlib.contextmanager
+def _converted_errors():
+    """Redis errors (refused, timed out, out of memory, read-only replica) as StoreUnavailableError."""
+    try:
+        yield
+    except redis.RedisError as error:
+        raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error

@@ -1,0 +1,162 @@
+"""The embedded store: one SQLite file shared by every worker of a node, in WAL mode, one connection per thread."""
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+import uuid
+from typing import Callable
+
+from sendmailproxy.idempotency.store import (
+    ABANDONED,
+    CLAIMED,
+    DONE,
+    SENDING,
+    Abandoned,
+    Claim,
+    Finished,
+    InFlight,
+    Mismatch,
+    Reserved,
+    Store,
+    StoreUnavailableError,
+)
+
+BUSY_TIMEOUT_SECONDS = 5.0
+PURGE_EVERY_SECONDS = 60
+PURGE_BATCH = 1000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    state TEXT NOT NULL,
+    owner TEXT,
+    provider TEXT,
+    lease_until REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    status INTEGER,
+    body TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
+"""
+
+
+class SqliteStore(Store):
+    """Reservations in `BEGIN IMMEDIATE` transactions; fenced writes as single compare-and-set UPDATEs."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str, clock: Callable[[], float] = time.time):
+        self.path = path
+        self.clock = clock  # wall time: every process on the node reads the same clock
+        # Connections are opened by the thread that uses them, so never before gunicorn forks (SQLite
+        # connections must not cross a fork) and never shared between threads.
+        self._local = threading.local()
+        self._next_purge = 0.0
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r})"
+
+    def reserve(self, key: str, fingerprint: str, lease: float, ttl: float) -> Claim:
+        with _converted_errors():
+            db = self._connection()
+            # IMMEDIATE takes the write lock before the read, so two workers cannot both see the key free; a
+            # deferred transaction would fail its upgrade with SQLITE_BUSY whatever the busy timeout.
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                claim = self._claim(db, key, fingerprint, lease, ttl)
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            self._purge_now_and_then(db)
+            return claim
+
+    def _claim(self, db: sqlite3.Connection, key: str, fingerprint: str, lease: float, ttl: float) -> Claim:
+        now = self.clock()
+        row = db.execute("SELECT fingerprint, state, provider, lease_until, expires_at, status, body "
+                         "FROM idempotency WHERE key = ?", (key,)).fetchone()
+        if row is None or row[4] <= now:
+            owner = uuid.uuid4().hex
+            db.execute("INSERT OR REPLACE INTO idempotency (key, fingerprint, state, owner, lease_until, expires_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (key, fingerprint, CLAIMED, owner, now + lease, now + lease + ttl))
+            return Reserved(owner)
+        stored_fingerprint, state, provider, lease_until, _, status, body = row
+        if stored_fingerprint != fingerprint:
+            return Mismatch()
+        if state == DONE:
+            return Finished(status, body)
+        if state == ABANDONED:
+            return Abandoned(provider)
+        if lease_until > now:
+            return InFlight()
+        if state == CLAIMED:  # its owner never called a provider: safe to take over
+            owner = uuid.uuid4().hex
+            db.execute("UPDATE idempotency SET owner = ?, lease_until = ?, expires_at = ? WHERE key = ?",
+                       (owner, now + lease, now + lease + ttl, key))
+            return Reserved(owner)
+        db.execute("UPDATE idempotency SET state = ?, owner = NULL, expires_at = ? WHERE key = ?",
+                   (ABANDONED, now + ttl, key))
+        return Abandoned(provider)
+
+    def mark_sending(self, key: str, owner: str, provider: str) -> bool:
+        return self._fenced_update("UPDATE idempotency SET state = ?, provider = ? WHERE key = ? AND owner = ? "
+                                   "AND state IN (?, ?) AND lease_until > ?",
+                                   (SENDING, provider, key, owner, CLAIMED, SENDING, self.clock()))
+
+    def finish(self, key: str, owner: str, status: int, body: str, ttl: float) -> bool:
+        # A taken-over record has another owner, an abandoned one none.
+        return self._fenced_update("UPDATE idempotency SET state = ?, status = ?, body = ?, expires_at = ? "
+                                   "WHERE key = ? AND owner = ?", (DONE, status, body, self.clock() + ttl, key, owner))
+
+    def release(self, key: str, owner: str) -> bool:
+        return self._fenced_update("DELETE FROM idempotency WHERE key = ? AND owner = ? AND state IN (?, ?)",
+                                   (key, owner, CLAIMED, SENDING))
+
+    def reachable(self) -> bool:
+        try:
+            with _converted_errors():
+                self._connection().execute("SELECT 1 FROM idempotency LIMIT 1").fetchall()
+            return True
+        except StoreUnavailableError:
+            return False
+
+    def _fenced_update(self, sql: str, parameters: tuple) -> bool:
+        with _converted_errors():
+            return self._connection().execute(sql, parameters).rowcount == 1
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            # isolation_level=None: no implicit DEFERRED transactions; reserve() issues its own BEGIN IMMEDIATE.
+            # timeout: how long a write waits for another connection's lock (SQLite's busy timeout).
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            db.execute("PRAGMA journal_mode = WAL")  # readers never block the one writer; all on one host
+            # In WAL mode NORMAL loses at most the last commits on a power cut, never consistency; the file
+            # lives in a temporary directory anyway.
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.executescript(SCHEMA)
+            self._local.db = db
+        return db
+
+    def _purge_now_and_then(self, db: sqlite3.Connection) -> None:
+        # Expired rows are already ignored by reserve(); deleting them bounds the file. Racy between threads
+        # on purpose: two purges at once are harmless, a lock would not be.
+        now = self.clock()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_EVERY_SECONDS
+        db.execute("DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency "
+                                   "WHERE expires_at <= ? LIMIT ?)", (now, PURGE_BATCH))
+
+
+@contextlib.contextmanager
+def _converted_errors():
+    """sqlite3 errors (locked past the busy timeout, disk full, unreadable file) as StoreUnavailableError."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise StoreUnavailableError(f"sqlite: {type(error).__name__}: {error}") from error

@@ -1,0 +1,48 @@
+"""A store that cannot be reached raises StoreUnavailableError (the API's 503), and says so to /healthcheck."""
+from __future__ import annotations
+
+import pytest
+
+from sendmailproxy.idempotency.redisstore import RedisStore
+from sendmailproxy.idempotency.sqlitestore import SqliteStore
+from sendmailproxy.idempotency.store import Reserved, StoreUnavailableError
+from tests.functional.harness import free_port
+
+
+def test_redis_down_is_unavailable_and_comes_back(redis_server):
+    store = RedisStore(redis_server.url)
+    assert isinstance(store.reserve("a", "f", 60, 60), Reserved)
+    redis_server.stop()
+    assert not store.reachable()
+    with pytest.raises(StoreUnavailableError):
+        store.reserve("b", "f", 60, 60)
+    redis_server.start()
+    assert store.reachable()
+    assert isinstance(store.reserve("b", "f", 60, 60), Reserved)
+
+
+def test_redis_nobody_listening():
+    store = RedisStore(f"redis://127.0.0.1:{free_port()}/0")
+    assert not store.reachable()
+    with pytest.raises(StoreUnavailableError):
+        store.reserve("a", "f", 60, 60)
+
+
+def test_sqlite_file_that_cannot_be_opened(tmp_path):
+    store = SqliteStore(str(tmp_path / "no-such-directory" / "idempotency.sqlite3"))
+    assert not store.reachable()
+    with pytest.raises(StoreUnavailableError):
+        store.reserve("a", "f", 60, 60)
+
+
+def test_sqlite_write_lock_held_past_the_busy_timeout(tmp_path, monkeypatch):
+    monkeypatch.setattr("sendmailproxy.idempotency.sqlitestore.BUSY_TIMEOUT_SECONDS", 0.1)
+    holder, waiter = SqliteStore(str(tmp_path / "db")), SqliteStore(str(tmp_path / "db"))
+    holder.reserve("a", "f", 60, 60)
+    holder._connection().execute("BEGIN IMMEDIATE")  # another worker in the middle of a reservation
+    try:
+        with pytest.raises(StoreUnavailableError):
+            waiter.reserve("b", "f", 60, 60)
+    finally:
+        holder._connection().execute("ROLLBACK")
+    assert isinstance(waiter.reserve("b", "f", 60, 60), Reserved)
