@@ -14,9 +14,11 @@ from flask import Blueprint, Response, g, request
 from marshmallow import ValidationError
 
 from sendmailproxy import metrics
+from sendmailproxy.dispatch import Dispatcher
 from sendmailproxy.errors import SendError, ValidationFailedError
 from sendmailproxy.intake import check_api_key, check_json_content_type, check_size, read_json_object
 from sendmailproxy.logconfig import REQUEST_ID
+from sendmailproxy.message import Message
 from sendmailproxy.service import current_service
 
 log = logging.getLogger(__name__)
@@ -70,10 +72,12 @@ def end_request(error: BaseException | None) -> None:
 # method should get the same JSON 405 as any other.
 @blueprint.post("/email", provide_automatic_options=False)
 def send_email():
-    """Check, validate and send one message through the first provider that takes it."""
+    """Check, validate and send one message through the first provider that takes it; once per Idempotency-Key."""
     service = current_service()
     check_size(service.config.max_body_bytes)  # the order of these checks is part of the contract
-    check_api_key(request.headers.get("X-API-KEY"), service.config.api_keys)
+    api_key = request.headers.get("X-API-KEY")
+    check_api_key(api_key, service.config.api_keys)
+    idempotency_key = service.idempotency.key_of(request.headers.get("Idempotency-Key"))
     check_json_content_type()
     payload = read_json_object(service.config.max_body_bytes)
     try:
@@ -81,8 +85,16 @@ def send_email():
     except ValidationError as error:
         raise ValidationFailedError("The message is invalid; see errors.",
                                     body={"errors": error.messages}) from None
+    if idempotency_key is None:
+        return _deliver(service.dispatcher, message)
+    return service.idempotency.send(api_key, idempotency_key, message,
+                                    lambda before_attempt: _deliver(service.dispatcher, message, before_attempt))
+
+
+def _deliver(dispatcher: Dispatcher, message: Message, before_attempt=None) -> dict:
+    """Send, noting the provider and the attempts for the request log; the 200 body."""
     try:
-        delivery = service.dispatcher.send(message)
+        delivery = dispatcher.send(message, before_attempt)
     except SendError as error:
         g.attempts = len(error.attempts)
         raise
@@ -92,16 +104,21 @@ def send_email():
 
 @blueprint.get("/healthcheck", provide_automatic_options=False)
 def healthcheck():
-    """This worker's view of its providers. Always 200: an outage is no reason to restart pods."""
+    """This worker's view of its providers and its idempotency store. Always 200: an outage is no reason to
+    restart pods."""
     service = current_service()
     circuits = service.circuits.snapshot()
     alive = service.prober.is_alive()
     age = service.prober.heartbeat_age()
     now = time.monotonic()  # circuit times are monotonic clock readings
+    store = service.idempotency.store
+    store_reachable = None if store is None else store.reachable()
     return {
-        "status": "ok" if alive and all(circuit.closed for circuit in circuits) else "degraded",
+        "status": "ok" if alive and all(circuit.closed for circuit in circuits) and store_reachable is not False
+        else "degraded",
         "pid": os.getpid(),
         "prober": {"alive": alive, "heartbeat_age_seconds": None if age is None else round(age, 3)},
+        "idempotency": {"store": "off" if store is None else store.name, "reachable": store_reachable},
         "circuits": {
             circuit.provider: {
                 "state": circuit.state.value,

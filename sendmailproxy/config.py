@@ -4,14 +4,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from sendmailproxy.envreader import EnvReader
 from sendmailproxy.providers import ADAPTERS
 
 LOG_FORMATS = ("JSON_ONELINE", "JSON_PRETTY", "DEBUG")
 LOG_FORMAT_ALIASES = {"JSON_ONLINE": "JSON_ONELINE"}  # the original README's spelling
+# One file per node in the temporary directory: every worker of this node (or pod) shares it.
+DEFAULT_IDEMPOTENCY_STORE = "sqlite://" + os.path.join(tempfile.gettempdir(), "sendmailproxy-idempotency.sqlite3")
 
 
 class ConfigError(Exception):
@@ -38,6 +42,8 @@ class Config:
     bind: str = "0.0.0.0:8080"
     workers: int = 2
     threads: int = 64
+    idempotency_store: str = DEFAULT_IDEMPOTENCY_STORE  # sqlite:///path, redis(s)://... or off
+    idempotency_ttl: float = 86400.0
 
     def __repr__(self) -> str:
         # Keys must never reach a log line or a traceback through a repr.
@@ -77,6 +83,8 @@ class Config:
             bind=env.text("SMSP_BIND", "0.0.0.0:8080"),
             workers=env.number("WEB_CONCURRENCY", 2, int, minimum=1),
             threads=env.number("SMSP_THREADS", 64, int, minimum=1),
+            idempotency_store=_store_url(env),
+            idempotency_ttl=env.number("SMSP_IDEMPOTENCY_TTL", 86400.0, float, minimum=1),
         )
         if env.problems:
             raise ConfigError("\n".join(env.problems))
@@ -90,6 +98,24 @@ class Config:
         """A copy with some of one provider's settings changed (tests point adapters at local servers)."""
         changed = dataclasses.replace(self.provider_settings[provider], **changes)
         return dataclasses.replace(self, provider_settings={**self.provider_settings, provider: changed})
+
+
+def _store_url(env: EnvReader) -> str:
+    url = env.text("SMSP_IDEMPOTENCY_STORE", DEFAULT_IDEMPOTENCY_STORE)
+    if url.lower() == "off":
+        return "off"
+    parts = urlsplit(url)
+    database = parts.path.strip("/")
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # not a number
+        port_ok = False
+    sqlite = parts.scheme == "sqlite" and not parts.netloc and parts.path.startswith("/")
+    redis = (parts.scheme in ("redis", "rediss") and bool(parts.hostname) and port_ok
+             and (database == "" or database.isdigit()))
+    if not (sqlite or redis):  # the value itself is not shown: a Redis URL may hold a password
+        env.problem("SMSP_IDEMPOTENCY_STORE must be off, sqlite:///absolute/path or redis[s]://[:password@]host:port/db")
+    return url
 
 
 def load_or_exit(environ: Mapping[str, str] | None = None) -> Config:

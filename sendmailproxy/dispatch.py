@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from sendmailproxy import metrics
 from sendmailproxy.circuits import Circuits
@@ -46,13 +46,18 @@ class Dispatcher:
         self.providers = tuple(providers)
         self.circuits = circuits
 
-    def send(self, message: Message) -> Delivery:
-        """Deliver through one provider, or raise the SendError that tells the client what happened."""
+    def send(self, message: Message, before_attempt: Callable[[str], None] | None = None) -> Delivery:
+        """Deliver through one provider, or raise the SendError that tells the client what happened.
+
+        `before_attempt(provider)` runs before each provider call; whatever it raises stops the send there.
+        """
         attempts: list[Attempt] = []
         for provider in self.providers:
             circuit = self.circuits[provider.name]
             if not circuit.closed:
                 continue  # real mail never goes along an open circuit
+            if before_attempt:
+                before_attempt(provider.name)
             attempt = self._attempt(provider, message)
             attempts.append(attempt)
             outcome = attempt.outcome

@@ -14,12 +14,17 @@ class ApiError(Exception):
     """An error with its HTTP status; `body` extends the JSON `{"message": ...}` answer."""
 
     status = 500
+    code: str | None = None  # a machine-readable reason, where clients must tell errors of one status apart
 
     def __init__(self, message: str, *, body: dict | None = None, headers: dict | None = None):
         super().__init__(message)
         self.message = message
         self.body = body or {}
         self.headers = headers or {}
+
+    def payload(self) -> dict:
+        """The JSON answer: the message, the code if there is one, and any detail."""
+        return {"message": self.message, **({"code": self.code} if self.code else {}), **self.body}
 
 
 class ValidationFailedError(ApiError):
@@ -54,6 +59,45 @@ class UnsupportedMediaTypeError(ApiError):
     """The body is not declared as JSON."""
 
     status = 415
+
+
+class IdempotencyKeyInvalidError(MalformedRequestError):
+    """The Idempotency-Key header is not 1 to 255 printable ASCII characters."""
+
+    code = "idempotency_key_invalid"
+
+
+class IdempotencyOffError(MalformedRequestError):
+    """An Idempotency-Key was sent to a server that cannot honour it (SMSP_IDEMPOTENCY_STORE=off)."""
+
+    code = "idempotency_off"
+
+
+class RequestInProgressError(ApiError):
+    """An earlier request with this Idempotency-Key is still being sent; its answer will be replayed."""
+
+    status = 409
+    code = "idempotency_request_in_progress"
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"Retry-After": "1"})  # most sends end well within a second
+
+
+class IdempotencyKeyReusedError(ApiError):
+    """This Idempotency-Key was used for a different message."""
+
+    status = 422
+    code = "idempotency_key_reused"
+
+
+class IdempotencyStoreUnavailableError(ApiError):
+    """The idempotency store cannot be reached, so a keyed message is not sent (fail closed)."""
+
+    status = 503
+    code = "idempotency_store_unavailable"
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"Retry-After": "1"}, body={"retry_after": 1})
 
 
 class SendError(ApiError):
@@ -98,9 +142,9 @@ class AllCircuitsOpenError(SendError):
         super().__init__(message, headers={"Retry-After": str(seconds)}, body={"retry_after": seconds}, **kwargs)
 
 
-def error_response(status: int, message: str, body: dict | None = None, headers: dict | None = None):
+def error_response(status: int, payload: dict, headers: dict | None = None):
     """The one JSON error shape: `{"message": ...}` plus any detail."""
-    response = jsonify({"message": message, **(body or {})})
+    response = jsonify(payload)
     response.status_code = status
     response.headers.update(headers or {})
     return response
@@ -111,15 +155,15 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
-        return error_response(error.status, error.message, error.body, error.headers)
+        return error_response(error.status, error.payload(), error.headers)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
         headers = dict(error.get_headers())
         headers.pop("Content-Type", None)
-        return error_response(error.code or 500, error.description or error.name, headers=headers)
+        return error_response(error.code or 500, {"message": error.description or error.name}, headers)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("unhandled error")
-        return error_response(500, "Internal server error.")
+        return error_response(500, {"message": "Internal server error."})

@@ -29,6 +29,9 @@ CIRCUIT_OPEN = Gauge("smsp_circuit_open", "1 while this worker's circuit for the
                      ["provider"], multiprocess_mode="liveall")
 PROBES = Counter("smsp_probes", "Probes sent while a circuit was open, by outcome class.", ["provider", "result"])
 ALL_CIRCUITS_OPEN = Counter("smsp_all_circuits_open", "Requests answered 503 because every circuit was open.")
+# result: stored, released, replayed, conflict (409), mismatch (422), abandoned (a lease ran out while a
+# provider had the message), lease_lost (a late owner fenced out) or store_error.
+IDEMPOTENCY = Counter("smsp_idempotency", "Requests with an Idempotency-Key, by what became of the key.", ["result"])
 
 
 def publish_circuits(circuits) -> None:

@@ -10,6 +10,7 @@ from sendmailproxy import metrics
 from sendmailproxy.circuits import Circuits
 from sendmailproxy.config import Config
 from sendmailproxy.dispatch import Dispatcher
+from sendmailproxy.idempotency import Idempotency, build_idempotency
 from sendmailproxy.probe import Prober
 from sendmailproxy.providers import build_providers, common_limits
 from sendmailproxy.providers.base import Provider
@@ -18,13 +19,14 @@ from sendmailproxy.schemas import EmailSchema
 
 @dataclass(frozen=True)
 class Service:
-    """Config, request schema, circuits, dispatcher and prober of this worker process."""
+    """Config, request schema, circuits, dispatcher, prober and idempotency keys of this worker process."""
 
     config: Config
     schema: EmailSchema
     circuits: Circuits
     dispatcher: Dispatcher
     prober: Prober
+    idempotency: Idempotency
 
     @classmethod
     def build(cls, config: Config, providers: Sequence[Provider] | None = None) -> "Service":
@@ -36,7 +38,8 @@ class Service:
         prober = Prober(circuits, providers, poll_interval=config.poll_interval,
                         provider_timeout=config.provider_timeout)
         schema = EmailSchema(limits=common_limits(config.providers))
-        return cls(config, schema, circuits, Dispatcher(providers, circuits), prober)
+        return cls(config, schema, circuits, Dispatcher(providers, circuits), prober,
+                   build_idempotency(config, providers))
 
 
 def current_service() -> Service:

@@ -1,20 +1,35 @@
 """Idempotency keys: a keyed send happens at most once, and every retry with the key gets its answer."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
 from urllib.parse import urlsplit
 
+from sendmailproxy.idempotency.guard import Idempotency
 from sendmailproxy.idempotency.store import Store
+
+if TYPE_CHECKING:
+    from sendmailproxy.config import Config
+    from sendmailproxy.providers.base import Provider
+
+# Our own work around the provider calls in one request: validation is over, so store round trips mostly.
+LEASE_MARGIN_SECONDS = 2.0
+
+
+def build_idempotency(config: Config, providers: Sequence[Provider]) -> Idempotency:
+    """The service's Idempotency: its store, and a lease that covers every provider's longest send in turn."""
+    lease = sum(provider.max_send_seconds for provider in providers) + LEASE_MARGIN_SECONDS
+    return Idempotency(open_store(config.idempotency_store), lease=lease, ttl=config.idempotency_ttl)
 
 
 def open_store(url: str) -> Store | None:
-    """The store SMSP_IDEMPOTENCY_STORE names (validated by config): None for `off`. Connects lazily."""
+    """The store SMSP_IDEMPOTENCY_STORE names (validated by config), or None for `off`. Connects lazily."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from sendmailproxy.idempotency.sqlitestore import SqliteStore
 
         return SqliteStore(urlsplit(url).path)
     if scheme in ("redis", "rediss"):
-        from sendmailproxy.idempotency.redisstore import RedisStore  # imported only by those who use it
+        from sendmailproxy.idempotency.redisstore import RedisStore  # redis is imported only where it is used
 
         return RedisStore(url)
     return None

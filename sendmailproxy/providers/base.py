@@ -50,11 +50,16 @@ class Provider(abc.ABC):
     A registered adapter also has `Settings`: a frozen dataclass with a classmethod
     `from_env(env: EnvReader, required: bool)` that reads its `SMSP_*` variables (required is False in mock
     mode), and it is built as `Adapter(config)`, finding its settings with `config.settings_of(name)`.
+
+    `max_send_seconds` is the longest one `send` can take, every network wait included (HttpProvider: the
+    connect and read timeouts; an adapter with more round trips states its own). An Idempotency-Key's lease
+    covers every provider's in turn, so a request still sending is never taken for a dead one.
     """
 
     name: str
     Settings: ClassVar[type]
     limits: ClassVar[Limits] = Limits()  # what this provider takes in one message; checked before any send
+    max_send_seconds: float
 
     @abc.abstractmethod
     def send(self, message: Message) -> Outcome:

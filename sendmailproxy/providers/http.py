@@ -165,6 +165,7 @@ class HttpProvider(Provider):
         self._base_url = base_url
         self._url = base_url + path
         self._timeout = (config.provider_timeout, config.provider_timeout)
+        self.max_send_seconds = sum(self._timeout)
         self._secret = secret
         self._probe_message = probe_message(config.poll_address)
 

@@ -14,6 +14,7 @@ class MockProvider(Provider):
     def __init__(self, name: str, timeout: float):
         self.name = name
         self._timeout = timeout
+        self.max_send_seconds = timeout
 
     def __repr__(self) -> str:
         return f"MockProvider(name={self.name!r})"

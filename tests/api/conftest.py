@@ -16,9 +16,10 @@ def providers() -> list[FakeProvider]:
 
 
 @pytest.fixture
-def config() -> Config:
+def config(tmp_path) -> Config:
     # A long poll interval: no probe fires during a test, so an opened circuit stays open.
-    return Config(api_keys=(KEY, OLD_KEY), poll_interval=60.0, max_body_bytes=MAX_BODY_BYTES)
+    return Config(api_keys=(KEY, OLD_KEY), poll_interval=60.0, max_body_bytes=MAX_BODY_BYTES,
+                  idempotency_store=f"sqlite://{tmp_path}/idempotency.sqlite3")
 
 
 @pytest.fixture

@@ -26,6 +26,8 @@ MINIMAL_MESSAGE = Message(sender=Address("an@email.com"), to=(Address("another@e
 class FakeProvider(Provider):
     """Answers every send with `outcome` (by default: accepted, with a fresh id) and records what it got."""
 
+    max_send_seconds = 1.0
+
     def __init__(self, name: str):
         self.name = name
         self.outcome: Outcome | None = None

@@ -1,0 +1,148 @@
+"""A keyed send happens at most once: reserve the key, send, keep the answer, and replay it to every retry."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Callable
+
+from flask import Response
+
+from sendmailproxy import metrics
+from sendmailproxy.errors import (
+    AllCircuitsOpenError,
+    AllProvidersFailedError,
+    IdempotencyKeyInvalidError,
+    IdempotencyKeyReusedError,
+    IdempotencyOffError,
+    IdempotencyStoreUnavailableError,
+    OutcomeUnknownError,
+    RequestInProgressError,
+    SendError,
+)
+from sendmailproxy.idempotency.keys import MAX_KEY_CHARS, fingerprint, parse_key, record_key
+from sendmailproxy.idempotency.store import (
+    Abandoned,
+    Finished,
+    InFlight,
+    Mismatch,
+    Reserved,
+    Store,
+    StoreUnavailableError,
+)
+from sendmailproxy.message import Message
+
+log = logging.getLogger(__name__)
+
+REPLAYED = "Idempotent-Replayed"
+# Answers that prove nothing was sent: the key is released so that a retry may send.
+NOTHING_SENT = (AllCircuitsOpenError, AllProvidersFailedError)
+# deliver(before_attempt) sends the message, calling before_attempt(provider) before each provider call; it
+# returns the 200 body or raises the SendError the client gets.
+Deliver = Callable[[Callable[[str], None]], dict]
+
+
+class Idempotency:
+    """The Idempotency-Key behaviour of POST /email; `store` None means the feature is off."""
+
+    def __init__(self, store: Store | None, *, lease: float, ttl: float):
+        self.store = store
+        self.lease = lease  # the worst case of one request: every provider's longest call in turn, plus a margin
+        self.ttl = ttl
+
+    def key_of(self, header: str | None) -> str | None:
+        """The request's key (None without the header); a 400 for a malformed one, or when the feature is off."""
+        if header is None:
+            return None
+        if self.store is None:
+            raise IdempotencyOffError("Idempotency is off on this server (SMSP_IDEMPOTENCY_STORE=off), so an "
+                                      "Idempotency-Key would not protect this message; send it without one.")
+        key = parse_key(header)
+        if key is None:
+            raise IdempotencyKeyInvalidError(f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} printable ASCII "
+                                             "characters, bare or as a quoted string.")
+        return key
+
+    def send(self, api_key: str, key: str, message: Message, deliver: Deliver) -> Response | dict:
+        """Send once under `key`, or answer as the key's earlier request did."""
+        where = record_key(api_key, key)
+        claim = self._call(self.store.reserve, where, fingerprint(message), self.lease, self.ttl)
+        match claim:
+            case Reserved(owner):
+                return self._send_once(where, owner, deliver)
+            case Finished(status, body):
+                return self._replay(where, status, body)
+            case Abandoned(provider):
+                unknown = OutcomeUnknownError(
+                    f"The request with this Idempotency-Key ended before {provider} confirmed the message: it "
+                    "may or may not have been sent, so it will not be sent again under this key.",
+                    body={"provider": provider})
+                return self._replay(where, unknown.status, json.dumps(unknown.payload()), abandoned=True)
+            case InFlight():
+                _count("conflict", where, level=logging.INFO)
+                raise RequestInProgressError("A request with this Idempotency-Key is still being sent; retry "
+                                             "after Retry-After to get its answer.")
+            case Mismatch():
+                _count("mismatch", where, level=logging.INFO)
+                raise IdempotencyKeyReusedError("This Idempotency-Key was already used for a different message; "
+                                                "use a new key for a new message.")
+
+    def _send_once(self, where: str, owner: str, deliver: Deliver) -> dict:
+        def before_attempt(provider: str) -> None:
+            # The recovery point: if this worker dies from here on, the key's outcome is unknown, never re-sent.
+            if not self._call(self.store.mark_sending, where, owner, provider):
+                _count("lease_lost", where, level=logging.WARNING)
+                raise RequestInProgressError("This request's hold on its Idempotency-Key ran out before sending, "
+                                             "and another request has it now; retry to get that one's answer.")
+
+        try:
+            body = deliver(before_attempt)
+        except NOTHING_SENT:
+            if self._quietly(self.store.release, where, owner):
+                _count("released", where)
+            raise
+        except SendError as error:  # rejected (422), or the outcome is unknown (502, 504): kept and replayed
+            self._keep(where, owner, error.status, error.payload())
+            raise
+        self._keep(where, owner, 200, body)
+        return body
+
+    def _keep(self, where: str, owner: str, status: int, payload: dict) -> None:
+        # The client gets the true answer even if it cannot be kept: the record then stays in flight and
+        # turns into "outcome unknown" when its lease runs out, which never sends twice.
+        kept = self._quietly(self.store.finish, where, owner, status, json.dumps(payload), self.ttl)
+        if kept:
+            _count("stored", where)
+        elif kept is False:
+            _count("lease_lost", where, level=logging.WARNING)
+
+    def _replay(self, where: str, status: int, body: str, abandoned: bool = False) -> Response:
+        if abandoned:
+            _count("abandoned", where, level=logging.WARNING)
+        else:
+            _count("replayed", where, level=logging.INFO)
+        return Response(body, status, {REPLAYED: "true"}, mimetype="application/json")
+
+    @staticmethod
+    def _call(operation, *args):
+        """A store operation; a store that cannot answer means this keyed message is not sent (503)."""
+        try:
+            return operation(*args)
+        except StoreUnavailableError as error:
+            _count("store_error", args[0], level=logging.ERROR, reason=str(error))
+            raise IdempotencyStoreUnavailableError("The idempotency store cannot be reached, so this message "
+                                                   "was not sent; retry later, or send without the key.") from None
+
+    @staticmethod
+    def _quietly(operation, *args) -> bool | None:
+        """A store write after the send; None if the store failed (logged and counted, not shown to the client)."""
+        try:
+            return operation(*args)
+        except StoreUnavailableError as error:
+            _count("store_error", args[0], level=logging.ERROR, reason=str(error))
+            return None
+
+
+def _count(result: str, where: str, level: int = logging.DEBUG, reason: str | None = None) -> None:
+    metrics.IDEMPOTENCY.labels(result).inc()
+    # The record's hash, never the key: keys may be built from customer data.
+    log.log(level, "idempotency", extra={"result": result, "record": where[:16], "reason": reason})
