@@ -25,6 +25,7 @@ FAULT_PARAMS = {
     "malformed": {"latency_ms"},
     "hang": set(),
     "reset": set(),
+    "lost_reply": set(),
     "stopped": set(),
 }
 
@@ -217,6 +218,13 @@ class ProviderEndpoint:
                 return
             if fault.mode == "reset":
                 self.store.count(name, "reset")
+                _reset(writer)
+                return
+            if fault.mode == "lost_reply":  # accepted (and delivered), but the answer never reaches the client
+                _, record = self.api.handle(request)
+                self.store.count(name, "lost_reply")
+                if record is not None:
+                    self.store.add(record)
                 _reset(writer)
                 return
             if fault.latency_ms:

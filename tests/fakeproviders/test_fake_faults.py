@@ -133,6 +133,18 @@ def test_reset_answers_with_a_tcp_reset(fake, send, provider):
     assert fake.control.messages(probes=None) == []
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_lost_reply_delivers_the_message_and_resets_instead_of_answering(fake, send, provider):
+    fake.control.set_fault(provider, "lost_reply")
+
+    with pytest.raises(requests.ConnectionError, match="reset"):
+        send(provider)
+
+    assert fake.control.stats()[provider]["by_status"] == {"lost_reply": 1}
+    [record] = fake.control.messages(probes=None)
+    assert record["provider"] == provider and not record["probe"]
+
+
 def test_mailgun_malformed_is_a_200_with_broken_json(fake, send):
     fake.control.set_fault("mailgun", "malformed")
 

@@ -5,6 +5,7 @@ import pytest
 
 from fakeproviders.client import run_fake_providers
 from tests.functional.harness import Gunicorn, provider_env
+from tests.redisserver import redis_server  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.functional
 

@@ -50,7 +50,9 @@ class Gunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self.env = {**os.environ, "SMSP_BIND": f"127.0.0.1:{self.port}", "SMSP_API_KEY": API_KEY, **env}
+        # Each instance keeps its idempotency keys in a file of its own unless told otherwise: "one node".
+        self.env = {**os.environ, "SMSP_BIND": f"127.0.0.1:{self.port}", "SMSP_API_KEY": API_KEY,
+                    "SMSP_IDEMPOTENCY_STORE": f"sqlite://{log_path.with_suffix('.sqlite3').resolve()}", **env}
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "Gunicorn":
@@ -149,12 +151,13 @@ class Gunicorn:
         except OSError:
             return "(no log)"
 
-    def send(self, session: requests.Session | None = None, timeout: float = 15, **fields) -> requests.Response:
-        """POST /email with the test key and a valid message, overridden by `fields`."""
+    def send(self, session: requests.Session | None = None, timeout: float = 15, headers: dict | None = None,
+             **fields) -> requests.Response:
+        """POST /email with the test key (and any `headers`) and a valid message, overridden by `fields`."""
         body = {"fromaddress": "sender@example.com", "toaddress": "rcpt@example.com",
                 "subject": "functional test", "plaintextbody": "hello", **fields}
         return (session or requests).post(self.url + "/email", json=body, timeout=timeout,
-                                          headers={"X-API-KEY": API_KEY})
+                                          headers={"X-API-KEY": API_KEY, **(headers or {})})
 
 
 def as_test_response(response: requests.Response) -> TestResponse:
