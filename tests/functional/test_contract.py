@@ -7,7 +7,11 @@ checker the in-process API tests use.
 from __future__ import annotations
 
 import json
+import tempfile
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -15,7 +19,8 @@ import requests
 
 from sendmailproxy.api import SPEC
 from tests.api.spec_check import assert_response_matches_spec
-from tests.functional.harness import API_KEY, RAISE_HEADER, Gunicorn, as_test_response, wait_for
+from tests.functional.harness import (API_KEY, RAISE_HEADER, Gunicorn, as_test_response, free_port, provider_env,
+                                     wait_for)
 
 pytestmark = pytest.mark.functional
 
@@ -152,6 +157,95 @@ def provider_timeout(service, fake, path, method):
     response = post_email(service)
     assert response.json()["provider"] == "mailgun"
     assert delivered(fake) == []
+    return response
+
+
+# Idempotency-Key: after the other reachers of each status, each starting from a settled service.
+@reaches("/email", "POST", 400)
+def malformed_idempotency_key(service, fake, path, method):
+    response = post_email(service, **{"Idempotency-Key": "k" * 256})
+    assert response.json()["code"] == "idempotency_key_invalid" and delivered(fake) == []
+    return response
+
+
+def settled(service, fake) -> None:
+    """No fault, every circuit closed and no record: an earlier reacher of the same status may have tripped one."""
+    fake.control.reset_faults()
+    wait_for(lambda: {*service.circuit_states("mailgun").values(), *service.circuit_states("sendgrid").values()}
+             == {"closed"}, 15, what="every circuit to close")
+    fake.control.clear()
+
+
+def keyed_message() -> tuple[bytes, dict]:
+    """A body with a fresh subject, and headers with a fresh Idempotency-Key."""
+    body = json.dumps({"fromaddress": "sender@example.com", "toaddress": "rcpt@example.com",
+                       "subject": f"contract-{uuid.uuid4().hex}", "plaintextbody": "hello"}).encode()
+    return body, {"Idempotency-Key": uuid.uuid4().hex}
+
+
+@reaches("/email", "POST", 200)
+def replayed(service, fake, path, method):
+    settled(service, fake)
+    body, key = keyed_message()
+    first = post_email(service, body, **key)
+    response = post_email(service, body, **key)
+    assert response.headers["Idempotent-Replayed"] == "true" and response.json() == first.json()
+    assert len(delivered(fake)) == 1
+    return response
+
+
+@reaches("/email", "POST", 409)
+def idempotent_request_in_progress(service, fake, path, method):
+    settled(service, fake)
+    fake.control.set_fault("mailgun", "ok", latency_ms=800)  # below the service's 1 s provider timeout
+    body, key = keyed_message()
+    start = threading.Barrier(3)
+
+    def send(_):
+        start.wait()
+        return post_email(service, body, **key)
+
+    with ThreadPoolExecutor(3) as pool:  # released together, so the first's 800 ms send overlaps the others
+        answers = list(pool.map(send, range(3)))
+    conflicts = [answer for answer in answers if answer.status_code == 409]
+    assert conflicts and len(delivered(fake)) == 1, [answer.text for answer in answers]
+    assert conflicts[0].json()["code"] == "idempotency_request_in_progress"
+    return conflicts[0]
+
+
+@reaches("/email", "POST", 422)
+def idempotency_key_reused(service, fake, path, method):
+    settled(service, fake)
+    body, key = keyed_message()
+    post_email(service, body, **key)
+    response = post_email(service, **key)  # another subject, the same key
+    assert response.json()["code"] == "idempotency_key_reused" and len(delivered(fake)) == 1
+    return response
+
+
+@reaches("/email", "POST", 502)
+def outcome_unknown_replayed(service, fake, path, method):
+    settled(service, fake)
+    fake.control.set_fault("mailgun", "lost_reply")
+    body, key = keyed_message()
+    first = post_email(service, body, **key)
+    response = post_email(service, body, **key)
+    assert response.headers["Idempotent-Replayed"] == "true" and response.json() == first.json()
+    assert len(delivered(fake)) == 1, "delivered once, its answer lost, and never sent again"
+    return response
+
+
+@reaches("/email", "POST", 503)
+def idempotency_store_unreachable(service, fake, path, method):
+    with tempfile.TemporaryDirectory() as directory:
+        nobody_listens = f"redis://127.0.0.1:{free_port()}/0"
+        env = provider_env(fake, WEB_CONCURRENCY=1, SMSP_IDEMPOTENCY_STORE=nobody_listens)
+        down = Gunicorn(env, Path(directory) / "gunicorn.log").start()
+        try:
+            response = post_email(down, **{"Idempotency-Key": "k"})
+        finally:
+            down.stop()
+    assert response.json()["code"] == "idempotency_store_unavailable" and delivered(fake) == []
     return response
 
 
