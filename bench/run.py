@@ -1,4 +1,5 @@
-"""The benchmark: `./bench/run [--quick | --sweep | --profile]`; every server on 127.0.0.1, every run bounded."""
+"""The benchmark: `./bench/run [--quick | --sweep | --profile | --idempotency]`; every server on 127.0.0.1, every run
+bounded."""
 from __future__ import annotations
 
 import argparse
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> None:
                       help="scenarios 1 and 2 (100 and 300 ms) over workers x threads, ~9 minutes; bench/SWEEP.md")
     mode.add_argument("--profile", action="store_true",
                       help="py-spy the service's and the naive proxy's workers under both loads; .bench-out/")
+    mode.add_argument("--idempotency", action="store_true",
+                      help="scenario 5: Idempotency-Key requests (SQLite, Redis) against none, ~4 minutes; "
+                           "bench/IDEMPOTENCY.md")
     args = parser.parse_args(argv)
     clean_environment()
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
@@ -65,6 +69,13 @@ def main(argv: list[str] | None = None) -> None:
 
         text = sweep(SWEEP, SWEEP_WORKERS, SWEEP_THREADS, SWEEP_LATENCIES_MS, machine(SWEEP), OUT)
         write(ROOT / "bench" / "SWEEP.md", text)
+    elif args.idempotency:
+        from bench import idempotency
+
+        with run_fake_providers() as fake:
+            results = idempotency.run(FULL, fake, OUT / "logs")
+        (OUT / "idempotency.json").write_text(json.dumps(results, indent=1))
+        write(ROOT / "bench" / "IDEMPOTENCY.md", idempotency.render(results))
     elif args.profile:
         from bench.profile import profile_all
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +60,12 @@ def parse_wrk(text: str) -> WrkResult:
 
 @dataclass(frozen=True)
 class Target:
-    """What wrk sends: one POST to `url` with `body` and `headers`."""
+    """What wrk sends: one POST to `url` with `body` and `headers`, plus `unique_header` new in every request."""
 
     url: str
     body: str
     headers: dict[str, str]
+    unique_header: str | None = None  # e.g. an Idempotency-Key
 
 
 def run_wrk(target: Target, connections: int, seconds: float, *, threads: int = 2,
@@ -73,6 +75,8 @@ def run_wrk(target: Target, connections: int, seconds: float, *, threads: int = 
             f"--timeout={timeout_s:g}s", "--latency", "-s", str(POST_LUA), target.url]
     env = {**os.environ, "BENCH_BODY": target.body,
            "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in target.headers.items())}
+    if target.unique_header:
+        env.update(BENCH_UNIQUE_HEADER=target.unique_header, BENCH_UNIQUE_PREFIX=uuid.uuid4().hex)
     try:
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + timeout_s + 30)
     except subprocess.TimeoutExpired as exc:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
+import secrets
 
 import redis
 from redis.backoff import NoBackoff
@@ -93,7 +93,7 @@ class RedisStore(Store):
         return "RedisStore()"  # the URL may hold a password
 
     def reserve(self, key: str, fingerprint: str, lease: float, ttl: float) -> Claim:
-        owner = uuid.uuid4().hex
+        owner = secrets.token_hex(16)
         with _converted_errors():
             answer = self._reserve([KEY_PREFIX + key], [fingerprint, owner, _ms(lease), _ms(ttl)])
         kind = answer[0]

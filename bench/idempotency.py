@@ -1,0 +1,58 @@
+"""Scenario 5: what an Idempotency-Key costs. Requests without a key, and with a new key each, kept in the default
+SQLite file or in Redis; the three interleaved in one run, at 0 and at 100 ms of provider latency."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from pathlib import Path
+
+from bench.measure import measure
+from bench.report import _cells, _ratios
+from bench.servers import email_target, gunicorn_cpu, service, start
+from tests.redisserver import RedisServer
+
+GOAL = 0.85  # keyed throughput at least this share of unkeyed, with either store
+KEY_HEADER = "Idempotency-Key"
+
+
+def run(settings, fake, logs: Path, latencies_ms=(0, 100)) -> dict:
+    """{latency: {target: runs}} for unkeyed, keyed (SQLite) and keyed (Redis) requests."""
+    with contextlib.ExitStack() as stack:
+        redis = RedisServer(logs)  # persistence off: the store's own cost, not the disk's
+        stack.callback(redis.stop)
+        redis.start()
+        sqlite = start(stack, service(fake, logs, "service-keys-sqlite"))
+        shared = start(stack, service(fake, logs, "service-keys-redis", SMSP_IDEMPOTENCY_STORE=redis.url))
+        unkeyed = email_target(sqlite)
+        targets = {"no key": unkeyed, "key, SQLite": replace(unkeyed, unique_header=KEY_HEADER),
+                   "key, Redis": replace(email_target(shared), unique_header=KEY_HEADER)}
+        cpu = {"no key": gunicorn_cpu(sqlite), "key, SQLite": gunicorn_cpu(sqlite), "key, Redis": gunicorn_cpu(shared)}
+        results = {}
+        for latency in latencies_ms:
+            connections = settings.light_connections if latency == 0 else settings.heavy_connections
+            print(f"scenario 5: Idempotency-Key, provider latency {latency} ms, {connections} connections")
+            fake.control.set_fault("mailgun", "ok", latency_ms=latency)
+            results[str(latency)] = {"connections": connections, "runs": measure(
+                targets, connections, cpu=cpu, seconds=settings.seconds, reps=settings.reps,
+                warmup_s=settings.warmup_s, fake=fake, raw_log=logs.parent / "wrk-output.txt")}
+        fake.control.reset_faults()
+    return results
+
+
+def render(results: dict) -> str:
+    """The scenario's tables: each target's figures, and keyed throughput as a share of unkeyed."""
+    lines = ["### 5. Idempotency-Key: a new key per request, against none", "",
+             "The service with its defaults (the SQLite file in the temporary directory) and a second one "
+             "with `SMSP_IDEMPOTENCY_STORE` on a local redis-server (persistence off); each keyed request "
+             "reserves its key, marks it sending and stores the answer.", ""]
+    for latency, scenario in results.items():
+        rows, stats = _cells(scenario["runs"])
+        base = stats["no key"]
+        ratios = [(f"{name} / no key, req/s", stats[name]["rps"] / base["rps"],
+                   f">= {GOAL:g} {'met' if stats[name]['rps'] / base['rps'] >= GOAL else '**missed**'}")
+                  for name in ("key, SQLite", "key, Redis")]
+        ratios += [(f"no key / {name}, CPU per request", base["cpu_ms"] / stats[name]["cpu_ms"], "")
+                   for name in ("key, SQLite", "key, Redis")]
+        lines += [f"Provider latency {latency} ms, {scenario['connections']} connections:", "", *rows,
+                  *_ratios(ratios)]
+    return "\n".join(lines)
