@@ -104,8 +104,7 @@ def _deliver(dispatcher: Dispatcher, message: Message, before_attempt=None) -> d
 
 @blueprint.get("/healthcheck", provide_automatic_options=False)
 def healthcheck():
-    """This worker's view of its providers and its idempotency store. Always 200: an outage is no reason to
-    restart pods."""
+    """This worker's view of its providers and key store. Always 200: an outage is no reason to restart pods."""
     service = current_service()
     circuits = service.circuits.snapshot()
     alive = service.prober.is_alive()

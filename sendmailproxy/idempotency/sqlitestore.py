@@ -147,14 +147,14 @@ class SqliteStore(Store):
         return db
 
     def _purge_now_and_then(self, db: sqlite3.Connection) -> None:
-        # Expired rows are already ignored by reserve(); deleting them bounds the file. Racy between threads
-        # on purpose: two purges at once are harmless, a lock would not be.
+        # Expired rows are already ignored by reserve(); deleting them keeps the file from growing. A batch a
+        # minute per worker, under the write lock, so no single purge holds it for long.
         now = self.clock()
         if now < self._next_purge:
             return
         self._next_purge = now + PURGE_EVERY_SECONDS
-        db.execute("DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency "
-                                   "WHERE expires_at <= ? LIMIT ?)", (now, PURGE_BATCH))
+        db.execute("DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires_at <= ? LIMIT ?)",
+                   (now, PURGE_BATCH))
 
 
 @contextlib.contextmanager

@@ -1,10 +1,10 @@
-"""A store that cannot be reached raises StoreUnavailableError (the API's 503), and says so to /healthcheck."""
+"""Outages raise StoreUnavailableError (the API's 503) and show in reachable(); SQLite's housekeeping."""
 from __future__ import annotations
 
 import pytest
 
 from sendmailproxy.idempotency.redisstore import RedisStore
-from sendmailproxy.idempotency.sqlitestore import SqliteStore
+from sendmailproxy.idempotency.sqlitestore import PURGE_EVERY_SECONDS, SqliteStore
 from sendmailproxy.idempotency.store import Reserved, StoreUnavailableError
 from tests.functional.harness import free_port
 
@@ -46,3 +46,21 @@ def test_sqlite_write_lock_held_past_the_busy_timeout(tmp_path, monkeypatch):
     finally:
         holder._connection().execute("ROLLBACK")
     assert isinstance(waiter.reserve("b", "f", 60, 60), Reserved)
+
+
+def test_sqlite_purges_expired_records_now_and_then(tmp_path):
+    clock = [1000.0]
+    store = SqliteStore(str(tmp_path / "db"), clock=lambda: clock[0])
+    for n in range(5):
+        claim = store.reserve(f"old-{n}", "f", 1, 10)
+        store.finish(f"old-{n}", claim.owner, 200, "{}", 10)
+
+    def rows() -> int:
+        return store._connection().execute("SELECT count(*) FROM idempotency").fetchone()[0]
+
+    clock[0] += 30  # expired, but the next purge is not due yet
+    store.reserve("new-1", "f", 1, 1000)
+    assert rows() == 6
+    clock[0] += PURGE_EVERY_SECONDS
+    store.reserve("new-2", "f", 1, 1000)
+    assert rows() == 2
