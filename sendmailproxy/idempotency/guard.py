@@ -22,6 +22,7 @@ from sendmailproxy.errors import (
 from sendmailproxy.idempotency.keys import MAX_KEY_CHARS, fingerprint, parse_key, record_key
 from sendmailproxy.idempotency.store import (
     Abandoned,
+    Claim,
     Finished,
     InFlight,
     Mismatch,
@@ -34,7 +35,7 @@ from sendmailproxy.message import Message
 log = logging.getLogger(__name__)
 
 REPLAYED = "Idempotent-Replayed"
-# Answers that prove nothing was sent: the key is released so that a retry may send.
+# Answers that prove nothing was sent: the key (if reserved) is released so that a retry may send.
 NOTHING_SENT = (AllCircuitsOpenError, AllProvidersFailedError)
 # deliver(before_attempt) sends the message, calling before_attempt(provider) before each provider call; it
 # returns the 200 body or raises the SendError the client gets.
@@ -65,18 +66,53 @@ class Idempotency:
     def send(self, api_key: str, key: str, message: Message, deliver: Deliver) -> Response | dict:
         """Send once under `key`, or answer as the key's earlier request did."""
         where = record_key(api_key, key)
-        claim = self._call(self.store.reserve, where, fingerprint(message), self.lease, self.ttl)
+        digest = fingerprint(message)
+        owner, sending_to = None, None
+
+        def before_attempt(provider: str) -> None:
+            # The key is reserved at the last moment before the first provider call, and each failover is
+            # recorded before its call: from here on a dead worker's key means "outcome unknown", never a resend.
+            nonlocal owner, sending_to
+            if owner is None:
+                claim = self._call(self.store.reserve, where, digest, provider, self.lease, self.ttl)
+                if not isinstance(claim, Reserved):
+                    raise _Taken(claim)
+                owner = claim.owner
+            elif not self._call(self.store.mark_sending, where, owner, provider):
+                # This request stalled past its lease, and a retry has declared the key's outcome unknown: it
+                # must not send now, and answers as the key does.
+                _count("lease_lost", where, level=logging.WARNING)
+                raise _Taken(Abandoned(sending_to))
+            sending_to = provider
+
+        try:
+            body = deliver(before_attempt)
+        except _Taken as taken:
+            return self._answer(where, taken.claim)
+        except NOTHING_SENT:
+            # Every circuit open (nothing was reserved), or no provider took it: a retry may send.
+            if owner is not None and self._quietly(self.store.release, where, owner):
+                _count("released", where)
+            raise
+        except SendError as error:  # rejected (422), or the outcome is unknown (502, 504): kept and replayed
+            self._keep(where, owner, error.status, error.payload())
+            raise
+        self._keep(where, owner, 200, body)
+        return body
+
+    def _answer(self, where: str, claim: Claim) -> Response:
+        """The answer for a key an earlier request holds or held."""
         match claim:
-            case Reserved(owner):
-                return self._send_once(where, owner, deliver)
             case Finished(status, body):
-                return self._replay(where, status, body)
+                _count("replayed", where, level=logging.INFO)
+                return _replay(status, body)
             case Abandoned(provider):
+                _count("abandoned", where, level=logging.WARNING)
                 unknown = OutcomeUnknownError(
                     f"The request with this Idempotency-Key ended before {provider} confirmed the message: it "
                     "may or may not have been sent, so it will not be sent again under this key.",
                     body={"provider": provider})
-                return self._replay(where, unknown.status, json.dumps(unknown.payload()), abandoned=True)
+                return _replay(unknown.status, json.dumps(unknown.payload()))
             case InFlight():
                 _count("conflict", where, level=logging.INFO)
                 raise RequestInProgressError("A request with this Idempotency-Key is still being sent; retry "
@@ -86,26 +122,6 @@ class Idempotency:
                 raise IdempotencyKeyReusedError("This Idempotency-Key was already used for a different message; "
                                                 "use a new key for a new message.")
 
-    def _send_once(self, where: str, owner: str, deliver: Deliver) -> dict:
-        def before_attempt(provider: str) -> None:
-            # The recovery point: if this worker dies from here on, the key's outcome is unknown, never re-sent.
-            if not self._call(self.store.mark_sending, where, owner, provider):
-                _count("lease_lost", where, level=logging.WARNING)
-                raise RequestInProgressError("This request's hold on its Idempotency-Key ran out before sending, "
-                                             "and another request has it now; retry to get that one's answer.")
-
-        try:
-            body = deliver(before_attempt)
-        except NOTHING_SENT:
-            if self._quietly(self.store.release, where, owner):
-                _count("released", where)
-            raise
-        except SendError as error:  # rejected (422), or the outcome is unknown (502, 504): kept and replayed
-            self._keep(where, owner, error.status, error.payload())
-            raise
-        self._keep(where, owner, 200, body)
-        return body
-
     def _keep(self, where: str, owner: str, status: int, payload: dict) -> None:
         # The client gets the true answer even if it cannot be kept: the record then stays in flight and
         # turns into "outcome unknown" when its lease runs out, which never sends twice.
@@ -114,13 +130,6 @@ class Idempotency:
             _count("stored", where)
         elif kept is False:
             _count("lease_lost", where, level=logging.WARNING)
-
-    def _replay(self, where: str, status: int, body: str, abandoned: bool = False) -> Response:
-        if abandoned:
-            _count("abandoned", where, level=logging.WARNING)
-        else:
-            _count("replayed", where, level=logging.INFO)
-        return Response(body, status, {REPLAYED: "true"}, mimetype="application/json")
 
     @staticmethod
     def _call(operation, *args):
@@ -140,6 +149,18 @@ class Idempotency:
         except StoreUnavailableError as error:
             _count("store_error", args[0], level=logging.ERROR, reason=str(error))
             return None
+
+
+class _Taken(Exception):
+    """Raised before the first provider call: an earlier request holds or held the key."""
+
+    def __init__(self, claim: Claim):
+        super().__init__(type(claim).__name__)
+        self.claim = claim
+
+
+def _replay(status: int, body: str) -> Response:
+    return Response(body, status, {REPLAYED: "true"}, mimetype="application/json")
 
 
 def _count(result: str, where: str, level: int = logging.DEBUG, reason: str | None = None) -> None:

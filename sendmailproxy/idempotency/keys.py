@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import re
 
 from sendmailproxy.message import Message
@@ -35,15 +34,11 @@ def record_key(api_key: str, key: str) -> str:
 def fingerprint(message: Message) -> str:
     """SHA-256 of the validated message in canonical form: the same message however its JSON was spelled."""
     # The Message has already dropped the spelling (null or absent, one address or a list of one, key order,
-    # escapes); custom headers are an object in the request, so their order is not part of the message.
-    canonical = dataclasses.replace(message, headers=tuple(sorted(message.headers)))
-    text = json.dumps(canonical, default=_plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, bytes):  # attachment content: its digest stands for it
-        return hashlib.sha256(value).hexdigest()
-    if dataclasses.is_dataclass(value):
-        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
-    raise TypeError(f"{type(value).__name__} in a message")
+    # escapes), and its repr, of strings and tuples only, is a canonical text of every field. Custom headers
+    # are a JSON object in the request, so their order is spelling too; attachments count by their digest.
+    if len(message.headers) > 1 or message.attachments:
+        message = dataclasses.replace(
+            message, headers=tuple(sorted(message.headers)),
+            attachments=tuple(dataclasses.replace(a, content=hashlib.sha256(a.content).digest())
+                              for a in message.attachments))
+    return hashlib.sha256(repr(message).encode()).hexdigest()

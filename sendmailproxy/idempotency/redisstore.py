@@ -29,33 +29,31 @@ _NOW = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
 """
-# KEYS[1]; ARGV: fingerprint, owner, lease ms, ttl ms. Mirrors SqliteStore._claim.
+# KEYS[1]; ARGV: fingerprint, owner, provider, lease ms, ttl ms. Mirrors SqliteStore._claim.
 RESERVE = _NOW + """
 local r = redis.call('HMGET', KEYS[1], 'fingerprint', 'state', 'owner', 'provider', 'lease_until', 'status', 'body')
-local lease, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
-local function claim()
-  redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'state', 'claimed', 'owner', ARGV[2],
+if not r[1] then
+  local lease, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+  redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'state', 'sending', 'owner', ARGV[2], 'provider', ARGV[3],
              'lease_until', now + lease)
   redis.call('PEXPIRE', KEYS[1], lease + ttl)
   return {'reserved'}
 end
-if not r[1] then return claim() end
 if r[1] ~= ARGV[1] then return {'mismatch'} end
 if r[2] == 'done' then return {'done', r[6], r[7]} end
-if r[2] == 'abandoned' then return {'abandoned', r[4]} end
 if r[3] == ARGV[2] then return {'reserved'} end  -- our own claim: its reply was lost and the call repeated
-if tonumber(r[5]) > now then return {'in_flight'} end
-if r[2] == 'claimed' then return claim() end  -- its owner never called a provider: safe to take over
-redis.call('HSET', KEYS[1], 'state', 'abandoned')
-redis.call('HDEL', KEYS[1], 'owner')
-redis.call('PEXPIRE', KEYS[1], ttl)
+if r[2] == 'sending' and tonumber(r[5]) > now then return {'in_flight'} end
+if r[2] == 'sending' then  -- its owner died or stalled while a provider had the message
+  redis.call('HSET', KEYS[1], 'state', 'abandoned')
+  redis.call('HDEL', KEYS[1], 'owner')
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
 return {'abandoned', r[4]}
 """
-# KEYS[1]; ARGV: owner, provider.
-MARK_SENDING = _NOW + """
-local r = redis.call('HMGET', KEYS[1], 'owner', 'state', 'lease_until')
-if r[1] ~= ARGV[1] or (r[2] ~= 'claimed' and r[2] ~= 'sending') or tonumber(r[3]) <= now then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'sending', 'provider', ARGV[2])
+# KEYS[1]; ARGV: owner, provider. An abandoned record has no owner.
+MARK_SENDING = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'provider', ARGV[2])
 return 1
 """
 # KEYS[1]; ARGV: owner, status, body, ttl ms. A taken-over or abandoned record has another owner or none.
@@ -68,7 +66,7 @@ return 1
 # KEYS[1]; ARGV: owner.
 RELEASE = """
 local r = redis.call('HMGET', KEYS[1], 'owner', 'state')
-if r[1] ~= ARGV[1] or (r[2] ~= 'claimed' and r[2] ~= 'sending') then return 0 end
+if r[1] ~= ARGV[1] or r[2] ~= 'sending' then return 0 end
 return redis.call('DEL', KEYS[1])
 """
 
@@ -92,10 +90,10 @@ class RedisStore(Store):
     def __repr__(self) -> str:
         return "RedisStore()"  # the URL may hold a password
 
-    def reserve(self, key: str, fingerprint: str, lease: float, ttl: float) -> Claim:
+    def reserve(self, key: str, fingerprint: str, provider: str, lease: float, ttl: float) -> Claim:
         owner = secrets.token_hex(16)
         with _converted_errors():
-            answer = self._reserve([KEY_PREFIX + key], [fingerprint, owner, _ms(lease), _ms(ttl)])
+            answer = self._reserve([KEY_PREFIX + key], [fingerprint, owner, provider, _ms(lease), _ms(ttl)])
         kind = answer[0]
         if kind == "reserved":
             return Reserved(owner)

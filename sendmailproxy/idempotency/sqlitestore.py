@@ -10,7 +10,6 @@ from typing import Callable
 
 from sendmailproxy.idempotency.store import (
     ABANDONED,
-    CLAIMED,
     DONE,
     SENDING,
     Abandoned,
@@ -62,14 +61,14 @@ class SqliteStore(Store):
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
 
-    def reserve(self, key: str, fingerprint: str, lease: float, ttl: float) -> Claim:
+    def reserve(self, key: str, fingerprint: str, provider: str, lease: float, ttl: float) -> Claim:
         with _converted_errors(), self._writing:
             db = self._connection()
             # IMMEDIATE takes the write lock before the read, so two workers cannot both see the key free; a
             # deferred transaction would fail its upgrade with SQLITE_BUSY whatever the busy timeout.
             db.execute("BEGIN IMMEDIATE")
             try:
-                claim = self._claim(db, key, fingerprint, lease, ttl)
+                claim = self._claim(db, key, fingerprint, provider, lease, ttl)
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
@@ -78,37 +77,32 @@ class SqliteStore(Store):
             self._purge_now_and_then(db)
             return claim
 
-    def _claim(self, db: sqlite3.Connection, key: str, fingerprint: str, lease: float, ttl: float) -> Claim:
+    def _claim(self, db: sqlite3.Connection, key: str, fingerprint: str, provider: str, lease: float,
+               ttl: float) -> Claim:
         now = self.clock()
         row = db.execute("SELECT fingerprint, state, provider, lease_until, expires_at, status, body "
                          "FROM idempotency WHERE key = ?", (key,)).fetchone()
         if row is None or row[4] <= now:
             owner = secrets.token_hex(16)
-            db.execute("INSERT OR REPLACE INTO idempotency (key, fingerprint, state, owner, lease_until, expires_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (key, fingerprint, CLAIMED, owner, now + lease, now + lease + ttl))
+            db.execute("INSERT OR REPLACE INTO idempotency (key, fingerprint, state, owner, provider, lease_until, "
+                       "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (key, fingerprint, SENDING, owner, provider, now + lease, now + lease + ttl))
             return Reserved(owner)
-        stored_fingerprint, state, provider, lease_until, _, status, body = row
+        stored_fingerprint, state, stored_provider, lease_until, _, status, body = row
         if stored_fingerprint != fingerprint:
             return Mismatch()
         if state == DONE:
             return Finished(status, body)
-        if state == ABANDONED:
-            return Abandoned(provider)
-        if lease_until > now:
+        if state == SENDING and lease_until > now:
             return InFlight()
-        if state == CLAIMED:  # its owner never called a provider: safe to take over
-            owner = secrets.token_hex(16)
-            db.execute("UPDATE idempotency SET owner = ?, lease_until = ?, expires_at = ? WHERE key = ?",
-                       (owner, now + lease, now + lease + ttl, key))
-            return Reserved(owner)
-        db.execute("UPDATE idempotency SET state = ?, owner = NULL, expires_at = ? WHERE key = ?",
-                   (ABANDONED, now + ttl, key))
-        return Abandoned(provider)
+        if state == SENDING:  # its owner died or stalled while a provider had the message
+            db.execute("UPDATE idempotency SET state = ?, owner = NULL, expires_at = ? WHERE key = ?",
+                       (ABANDONED, now + ttl, key))
+        return Abandoned(stored_provider)
 
     def mark_sending(self, key: str, owner: str, provider: str) -> bool:
-        return self._fenced_update("UPDATE idempotency SET state = ?, provider = ? WHERE key = ? AND owner = ? "
-                                   "AND state IN (?, ?) AND lease_until > ?",
-                                   (SENDING, provider, key, owner, CLAIMED, SENDING, self.clock()))
+        return self._fenced_update("UPDATE idempotency SET provider = ? WHERE key = ? AND owner = ? AND state = ?",
+                                   (provider, key, owner, SENDING))
 
     def finish(self, key: str, owner: str, status: int, body: str, ttl: float) -> bool:
         # A taken-over record has another owner, an abandoned one none.
@@ -116,8 +110,8 @@ class SqliteStore(Store):
                                    "WHERE key = ? AND owner = ?", (DONE, status, body, self.clock() + ttl, key, owner))
 
     def release(self, key: str, owner: str) -> bool:
-        return self._fenced_update("DELETE FROM idempotency WHERE key = ? AND owner = ? AND state IN (?, ?)",
-                                   (key, owner, CLAIMED, SENDING))
+        return self._fenced_update("DELETE FROM idempotency WHERE key = ? AND owner = ? AND state = ?",
+                                   (key, owner, SENDING))
 
     def reachable(self) -> bool:
         try:

@@ -4,11 +4,12 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 
-# A record's life: CLAIMED (reserved, no provider call yet) -> SENDING (a provider may have the message)
-# -> DONE (the answer is kept for the TTL). A lease that runs out while CLAIMED lets the next request take
-# over, since nothing left the proxy; one that runs out while SENDING makes the record ABANDONED: the
-# outcome is unknown for good, and the message is never sent again under this key.
-CLAIMED, SENDING, DONE, ABANDONED = "claimed", "sending", "done", "abandoned"
+# A record's life: SENDING (reserved right before the first provider call, which it names) -> DONE (the answer
+# is kept for the TTL). A lease that runs out while SENDING makes the record ABANDONED: a provider may have the
+# message, so the outcome is unknown for good and the message is never sent again under this key. There is no
+# "claimed" state before SENDING: the reservation is made at the last moment before a provider call, so a
+# request that dies after it may have sent, and nothing could be gained by taking its key over.
+SENDING, DONE, ABANDONED = "sending", "done", "abandoned"
 
 
 class StoreUnavailableError(Exception):
@@ -56,12 +57,13 @@ class Store(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    def reserve(self, key: str, fingerprint: str, lease: float, ttl: float) -> Claim:
-        """Atomically claim `key` for `lease` seconds, or say what holds it. A record lives `ttl` after its lease."""
+    def reserve(self, key: str, fingerprint: str, provider: str, lease: float, ttl: float) -> Claim:
+        """Atomically claim `key` for `lease` seconds as `provider` is about to get the message, or say what holds
+        it. A record lives `ttl` after its lease."""
 
     @abc.abstractmethod
     def mark_sending(self, key: str, owner: str, provider: str) -> bool:
-        """Record that `provider` is about to get the message; False if the lease is no longer ours."""
+        """Record that `provider` (failing over) is about to get the message; False if the key was given up."""
 
     @abc.abstractmethod
     def finish(self, key: str, owner: str, status: int, body: str, ttl: float) -> bool:

@@ -1,0 +1,48 @@
+"""The key header, the scope and the fingerprint: pure functions."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sendmailproxy.idempotency.keys import fingerprint, parse_key, record_key
+from sendmailproxy.message import Address, Attachment, Message
+
+MESSAGE = Message(sender=Address("a@example.com", "A"), to=(Address("b@example.com"),), subject="s", text="t",
+                  html="<p>t</p>", cc=(Address("c@example.com"),), bcc=(Address("d@example.com"),),
+                  reply_to=Address("e@example.com"), headers=(("X-A", "1"), ("X-B", "2")), tags=("x", "y"),
+                  attachments=(Attachment("f.txt", "text/plain", b"hello"),))
+CHANGES = {
+    "sender": Address("a@example.com", "Other"), "to": (Address("b@example.com"), Address("z@example.com")),
+    "subject": "S", "text": "t ", "html": None, "cc": (), "bcc": (Address("x@example.com"),), "reply_to": None,
+    "headers": (("X-A", "1"), ("X-B", "3")), "tags": ("y", "x"),
+    "attachments": (Attachment("f.txt", "text/plain", b"hellO"),),
+}
+
+
+def test_every_field_of_the_message_is_in_the_fingerprint():
+    assert set(CHANGES) == {field.name for field in dataclasses.fields(Message)}, "a field the test does not change"
+    for name, value in CHANGES.items():
+        assert fingerprint(dataclasses.replace(MESSAGE, **{name: value})) != fingerprint(MESSAGE), name
+
+
+def test_custom_header_order_is_not_part_of_the_message():
+    reordered = dataclasses.replace(MESSAGE, headers=tuple(reversed(MESSAGE.headers)))
+    assert fingerprint(reordered) == fingerprint(MESSAGE)
+
+
+@pytest.mark.parametrize("value, key", [("abc", "abc"), ('"abc"', "abc"), ('"a\\"b\\\\c"', 'a"b\\c'),
+                                        ("  padded\t", "padded"), ("a b", "a b"), ("k" * 255, "k" * 255)])
+def test_keys_bare_or_quoted(value, key):
+    assert parse_key(value) == key
+
+
+@pytest.mark.parametrize("value", ["", '""', "k" * 256, "é", "a\x7fb", '"open', '"a"b"', '"\\n"'])
+def test_malformed_keys(value):
+    assert parse_key(value) is None
+
+
+def test_the_record_key_is_scoped_to_the_api_key_and_hides_both():
+    assert record_key("client-1", "k") != record_key("client-2", "k")
+    assert record_key("client-1", "k") == record_key("client-1", "k")
+    assert "client-1" not in record_key("client-1", "k") and len(record_key("client-1", "k")) == 64
