@@ -56,7 +56,7 @@ if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'provider', ARGV[2])
 return 1
 """
-# KEYS[1]; ARGV: owner, status, body, ttl ms. A taken-over or abandoned record has another owner or none.
+# KEYS[1]; ARGV: owner, status, body, ttl ms. An abandoned record has no owner.
 FINISH = """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[2], 'body', ARGV[3])

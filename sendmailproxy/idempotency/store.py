@@ -67,7 +67,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def finish(self, key: str, owner: str, status: int, body: str, ttl: float) -> bool:
-        """Keep the answer for `ttl` seconds; False if another request has taken the key over or given it up."""
+        """Keep the answer for `ttl` seconds; False if another request has given the key up meanwhile."""
 
     @abc.abstractmethod
     def release(self, key: str, owner: str) -> bool:
