@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 
 import redis
 from redis.backoff import NoBackoff
@@ -77,15 +78,15 @@ class RedisStore(Store):
     name = "redis"
 
     def __init__(self, url: str):
-        # The client connects lazily and its pool starts afresh in a forked worker. One retry, without delay:
-        # a pooled connection may be stale after a Redis restart, and every script is safe to run twice.
-        self._client = redis.Redis.from_url(url, socket_timeout=TIMEOUT_SECONDS,
-                                            socket_connect_timeout=TIMEOUT_SECONDS, retry=Retry(NoBackoff(), 1),
-                                            decode_responses=True)
-        self._reserve = self._client.register_script(RESERVE)
-        self._mark_sending = self._client.register_script(MARK_SENDING)
-        self._finish = self._client.register_script(FINISH)
-        self._release = self._client.register_script(RELEASE)
+        self._url = url
+        # Like SqliteStore: a connection per thread, opened by the thread that uses it (so never before gunicorn
+        # forks), and no pool lock for 64 threads to queue on.
+        self._local = threading.local()
+        scripts = redis.Redis()  # only holds the scripts (their SHA1s); it never connects
+        self._reserve = scripts.register_script(RESERVE)
+        self._mark_sending = scripts.register_script(MARK_SENDING)
+        self._finish = scripts.register_script(FINISH)
+        self._release = scripts.register_script(RELEASE)
 
     def __repr__(self) -> str:
         return "RedisStore()"  # the URL may hold a password
@@ -93,7 +94,8 @@ class RedisStore(Store):
     def reserve(self, key: str, fingerprint: str, provider: str, lease: float, ttl: float) -> Claim:
         owner = secrets.token_hex(16)
         with _converted_errors():
-            answer = self._reserve([KEY_PREFIX + key], [fingerprint, owner, provider, _ms(lease), _ms(ttl)])
+            answer = self._reserve([KEY_PREFIX + key], [fingerprint, owner, provider, _ms(lease), _ms(ttl)],
+                                   self._client())
         kind = answer[0]
         if kind == "reserved":
             return Reserved(owner)
@@ -105,21 +107,31 @@ class RedisStore(Store):
 
     def mark_sending(self, key: str, owner: str, provider: str) -> bool:
         with _converted_errors():
-            return self._mark_sending([KEY_PREFIX + key], [owner, provider]) == 1
+            return self._mark_sending([KEY_PREFIX + key], [owner, provider], self._client()) == 1
 
     def finish(self, key: str, owner: str, status: int, body: str, ttl: float) -> bool:
         with _converted_errors():
-            return self._finish([KEY_PREFIX + key], [owner, status, body, _ms(ttl)]) == 1
+            return self._finish([KEY_PREFIX + key], [owner, status, body, _ms(ttl)], self._client()) == 1
 
     def release(self, key: str, owner: str) -> bool:
         with _converted_errors():
-            return self._release([KEY_PREFIX + key], [owner]) == 1
+            return self._release([KEY_PREFIX + key], [owner], self._client()) == 1
 
     def reachable(self) -> bool:
         try:
-            return bool(self._client.ping())
+            return bool(self._client().ping())
         except redis.RedisError:
             return False
+
+    def _client(self) -> redis.Redis:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            # One retry, without delay: the connection may be stale after a Redis restart, and every script is
+            # safe to run twice. It connects now, so a Redis that is down fails here, as a store error.
+            client = self._local.client = redis.Redis.from_url(
+                self._url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS,
+                retry=Retry(NoBackoff(), 1), decode_responses=True, single_connection_client=True)
+        return client
 
 
 def _ms(seconds: float) -> int:
