@@ -3,8 +3,9 @@
 swagger.yaml's schemas state every rule JSON Schema can; EmailRequest's description lists the few it cannot (sums
 and case-insensitive uniqueness across fields, byte counts, lone surrogates; tests/api/test_validation.py keeps
 that list exact). A schema-valid body that breaks one of them is rightly refused with 422, so that one "schema-valid
-request rejected" failure is dropped; every other failure stands, including a 422 from a provider, which would mean
-our validator let through what a provider refuses.
+request rejected" failure is dropped; so is a 422 `idempotency_key_reused`, which is about state, not the schema: the
+fuzzer sent an Idempotency-Key again (the spec's example, or a short generated key) with another message. Every other
+failure stands, including a 422 from a provider, which would mean our validator let through what a provider refuses.
 """
 from __future__ import annotations
 
@@ -42,7 +43,10 @@ def filter_failure(context, failure, case, response) -> bool:
     if not isinstance(failure, RejectedPositiveData) or response.status_code != 422:
         return True
     try:
-        messages = list(_messages(response.json().get("errors")))
+        body = response.json()
+        messages = list(_messages(body.get("errors")))
     except (ValueError, AttributeError):
         return True
+    if body.get("code") == "idempotency_key_reused":
+        return False
     return not messages or not all(any(rule.fullmatch(m) for rule in PROSE_RULES) for m in messages)
