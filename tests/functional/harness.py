@@ -151,13 +151,13 @@ class Gunicorn:
         except OSError:
             return "(no log)"
 
-    def send(self, session: requests.Session | None = None, timeout: float = 15, headers: dict | None = None,
-             **fields) -> requests.Response:
-        """POST /email with the test key (and any `headers`) and a valid message, overridden by `fields`."""
+    def send(self, session: requests.Session | None = None, timeout: float = 15,
+             request_headers: dict | None = None, **fields) -> requests.Response:
+        """POST /email with the test key (and any `request_headers`) and a valid message, overridden by `fields`."""
         body = {"fromaddress": "sender@example.com", "toaddress": "rcpt@example.com",
                 "subject": "functional test", "plaintextbody": "hello", **fields}
         return (session or requests).post(self.url + "/email", json=body, timeout=timeout,
-                                          headers={"X-API-KEY": API_KEY, **(headers or {})})
+                                          headers={"X-API-KEY": API_KEY, **(request_headers or {})})
 
 
 def as_test_response(response: requests.Response) -> TestResponse:

@@ -3,16 +3,20 @@
 swagger.yaml's schemas state every rule JSON Schema can; EmailRequest's description lists the few it cannot (sums
 and case-insensitive uniqueness across fields, byte counts, lone surrogates; tests/api/test_validation.py keeps
 that list exact). A schema-valid body that breaks one of them is rightly refused with 422, so that one "schema-valid
-request rejected" failure is dropped; so is a 422 `idempotency_key_reused`, which is about state, not the schema: the
-fuzzer sent an Idempotency-Key again (the spec's example, or a short generated key) with another message. Every other
-failure stands, including a 422 from a provider, which would mean our validator let through what a provider refuses.
+request rejected" failure is dropped; every other failure stands, including a 422 from a provider, which would mean
+our validator let through what a provider refuses. Each case with a well-formed Idempotency-Key gets a key of its
+own: the fuzzer repeats short keys and the spec's example, and a key sent again with another message is rightly
+refused (state, which no schema states).
 """
 from __future__ import annotations
 
 import re
+import uuid
 
 import schemathesis
 from schemathesis.openapi.checks import RejectedPositiveData
+
+from sendmailproxy.idempotency.keys import parse_key
 
 # The validator's words for each prose rule (sendmailproxy/schemas.py and schemafields.py).
 PROSE_RULES = tuple(re.compile(rule) for rule in (
@@ -43,10 +47,14 @@ def filter_failure(context, failure, case, response) -> bool:
     if not isinstance(failure, RejectedPositiveData) or response.status_code != 422:
         return True
     try:
-        body = response.json()
-        messages = list(_messages(body.get("errors")))
+        messages = list(_messages(response.json().get("errors")))
     except (ValueError, AttributeError):
         return True
-    if body.get("code") == "idempotency_key_reused":
-        return False
     return not messages or not all(any(rule.fullmatch(m) for rule in PROSE_RULES) for m in messages)
+
+
+@schemathesis.hook
+def before_call(context, case, **kwargs) -> None:
+    """A fresh Idempotency-Key for a case that carries a well-formed one; a malformed one is fuzzed as it is."""
+    if case.headers and parse_key(case.headers.get("Idempotency-Key", "")) is not None:
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex

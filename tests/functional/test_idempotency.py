@@ -22,7 +22,7 @@ LATENCY_MS = 500  # every concurrent client arrives while the first is still sen
 
 def keyed(service: Gunicorn, key: str, subject: str, timeout: float = 15) -> requests.Response:
     """A fresh connection per call (so calls spread over the workers), with the key; checked against the spec."""
-    response = service.send(timeout=timeout, headers={"Idempotency-Key": key, "Connection": "close"},
+    response = service.send(timeout=timeout, request_headers={"Idempotency-Key": key, "Connection": "close"},
                             subject=subject)
     assert_response_matches_spec(as_test_response(response))
     return response
@@ -124,7 +124,7 @@ def test_redis_stopped_mid_run_fails_keyed_requests_closed_and_recovers(start_se
         refused = keyed(service, f"during-{n}", f"during-{n}")
         assert refused.status_code == 503 and refused.json()["code"] == "idempotency_store_unavailable"
     assert not any(m["subject"].startswith("during-") for m in clean_fake.control.messages(probes=False))
-    unkeyed = service.send(subject="unkeyed", headers={"Connection": "close"})
+    unkeyed = service.send(subject="unkeyed", request_headers={"Connection": "close"})
     assert unkeyed.status_code == 200
     for health in service.health_of_every_worker().values():
         assert health["idempotency"] == {"store": "redis", "reachable": False}

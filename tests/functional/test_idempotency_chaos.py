@@ -79,7 +79,7 @@ class RetryingClients:
     def _attempt(pod, session: requests.Session, key: Key) -> bool:
         """One try; whether to try again."""
         try:
-            response = pod.send(session, timeout=REQUEST_TIMEOUT, headers={"Idempotency-Key": key.key},
+            response = pod.send(session, timeout=REQUEST_TIMEOUT, request_headers={"Idempotency-Key": key.key},
                                 subject=key.subject)
         except requests.RequestException:
             key.answers.append((None, False, None))
