@@ -152,7 +152,7 @@ class Idempotency:
 
 
 class _Taken(Exception):
-    """Raised before the first provider call: an earlier request holds or held the key."""
+    """Raised by before_attempt to stop the send: another request holds the key, or has given it up."""
 
     def __init__(self, claim: Claim):
         super().__init__(type(claim).__name__)
