@@ -1,6 +1,7 @@
 """The environment is read once, typed, and every problem is reported together without a traceback."""
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,27 @@ def test_an_invalid_ses_or_postmark_value_is_named(name, value, complaint):
     with pytest.raises(ConfigError) as raised:
         Config.from_env({**SES_AND_POSTMARK, name: value})
     assert complaint in str(raised.value)
+
+
+def test_the_idempotency_store_defaults_to_a_sqlite_file_in_the_temp_directory():
+    config = Config.from_env(PRODUCTION)
+    assert config.idempotency_store == f"sqlite://{tempfile.gettempdir()}/sendmailproxy-idempotency.sqlite3"
+    assert config.idempotency_ttl == 86400
+
+
+@pytest.mark.parametrize("value", ["off", "OFF", "sqlite:///var/lib/x.sqlite3", "redis://redis:6379/0",
+                                   "rediss://:s3cret@redis.example.com:6380/2", "redis://localhost"])
+def test_idempotency_stores_that_are_accepted(value):
+    assert Config.from_env({**PRODUCTION, "SMSP_IDEMPOTENCY_STORE": value}).idempotency_store == (
+        "off" if value.lower() == "off" else value)
+
+
+@pytest.mark.parametrize("value", ["", "sqlite://relative/path", "redis://:s3cret@/0", "redis://:s3cret@h:port/0",
+                                   "redis://:s3cret@h:6379/zero", "memcached://h:11211", "on"])
+def test_an_invalid_idempotency_store_is_named_without_showing_it(value):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({**PRODUCTION, "SMSP_IDEMPOTENCY_STORE": value})
+    assert "SMSP_IDEMPOTENCY_STORE must be" in str(raised.value) and "s3cret" not in str(raised.value)
 
 
 def test_every_problem_is_reported_at_once():
