@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 SCHEMES = {"smtp": ("starttls", 587), "smtps": ("implicit", 465), "smtp+insecure": ("none", 25)}
 # Below the idle timeouts of relays (RFC 5321 asks servers for at least 5 minutes; Postfix and aiosmtpd use 300 s).
 IDLE_TTL_S = 60
+# The waits of one send on a new connection, each within SMSP_PROVIDER_TIMEOUT: connect, greeting, EHLO, STARTTLS,
+# EHLO again, AUTH, MAIL, a few RCPTs, DATA and the final reply. Its product is this adapter's max_send_seconds.
+SEND_WAITS = 12
 STALE = Outcome(OutcomeKind.NOT_ACCEPTED, "a pooled connection had gone stale")  # never leaves this module
 
 
@@ -85,6 +88,7 @@ class SmtpProvider(Provider):
                             settings.helo or socket.getfqdn(), config.provider_timeout, tls)
         self._poll_address = config.poll_address
         self._pool = threading.local()  # this thread's idle connection: never shared, made after the fork
+        self.max_send_seconds = SEND_WAITS * config.provider_timeout
         if settings.security == "none":
             log.warning("SMSP_SMTP_URL is smtp+insecure: messages and credentials cross the network unencrypted",
                         extra={"provider": self.name})

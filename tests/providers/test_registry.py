@@ -79,6 +79,15 @@ def test_the_fakes_environment_configures_its_provider(name):
     assert [type(p) for p in build_providers(config)] == [ADAPTERS[name]]
 
 
+def test_every_provider_states_how_long_one_send_can_take(name):
+    # An Idempotency-Key's lease is every provider's max_send_seconds in turn, plus a margin.
+    fake = FAKES[name]
+    env = {**COMMON, "SMSP_PROVIDERS": name, **fake.service_env("http://127.0.0.1:9", dict(fake.OPTIONS))}
+    config = Config.from_env(env)
+    [provider] = build_providers(config)
+    assert provider.max_send_seconds >= 2 * config.provider_timeout  # at least a connect and a reply
+
+
 def test_providers_names_every_registered_provider_in_its_complaint():
     with pytest.raises(ConfigError) as raised:
         Config.from_env({**COMMON, "SMSP_PROVIDERS": "mailgun,nosuch"})
