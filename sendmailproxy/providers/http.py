@@ -157,11 +157,19 @@ def _truncate(text: str) -> str:
 
 
 class HttpProvider(Provider):
-    """What both HTTP adapters share: the session, the POST, and exceptions converted where they enter."""
+    """What both HTTP adapters share: the session, the POST, and exceptions converted where they enter.
+
+    A subclass gives `_payload` (the message as request arguments) and `_classify` (an answer as an outcome),
+    and sets its auth on `self._session` in `__init__`; `_post` does the rest without taking a lock.
+    """
 
     def __init__(self, config: Config, base_url: str, path: str, secret: str):
         # One connection per request thread, plus one for the prober thread that shares this adapter.
         self._session = build_session(base_url, config.threads + 1)
+        self._adapter = self._session.get_adapter(base_url)
+        # What Session.send would hand the adapter on each call, as build_session resolved it.
+        self._transport = {"proxies": self._session.proxies, "verify": self._session.verify,
+                           "cert": self._session.cert}
         self._base_url = base_url
         self._url = base_url + path
         self._timeout = (config.provider_timeout, config.provider_timeout)
@@ -182,7 +190,7 @@ class HttpProvider(Provider):
 
     @abc.abstractmethod
     def _payload(self, message: Message, test_mode: bool) -> dict[str, Any]:
-        """The keyword arguments for `requests.Session.post` that carry this message."""
+        """The `data`, `files`, `json` and `headers` arguments of a `requests.Request` that carry this message."""
 
     @abc.abstractmethod
     def _classify(self, response: requests.Response) -> Outcome:
@@ -191,7 +199,7 @@ class HttpProvider(Provider):
     @functools.cached_property
     def _template(self) -> requests.PreparedRequest:
         # URL, headers and auth are the same for every call: prepared once (after the subclass set its auth),
-        # then copied and given a body. This also keeps any cookie a provider sets out of later calls.
+        # then copied and given a body.
         return self._session.prepare_request(requests.Request("POST", self._url))
 
     def _sign(self, prepared: requests.PreparedRequest) -> None:
@@ -202,10 +210,16 @@ class HttpProvider(Provider):
 
     def _post(self, request: dict[str, Any]) -> Outcome:
         prepared = self._template.copy()
+        prepared.headers.update(request.get("headers", ()))
         prepared.prepare_body(request.get("data"), request.get("files"), request.get("json"))
         try:
             self._sign(prepared)
-            response = self._session.send(prepared, timeout=self._timeout, allow_redirects=False)
+            # Straight to the pooled adapter: Session.send would resolve proxies again, dispatch hooks, set up
+            # redirects, and store each answer's cookies in the session's jar under a lock every thread shares.
+            response = self._adapter.send(prepared, timeout=self._timeout, **self._transport)
+            # Read whole, as Session.send does: the connection goes back to the pool, and a body cut short
+            # raises here, a transport error like any other.
+            response.content  # noqa: B018
         except UnsignedError as error:  # nothing left this process
             outcome = Outcome(NOT_ACCEPTED, _truncate(f"could not sign the request: {error}"), operator_must_act=True)
         except TRANSPORT_ERRORS as error:
