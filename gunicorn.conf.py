@@ -4,6 +4,8 @@ import os
 import shutil
 import tempfile
 
+from gunicorn import glogging
+
 # --- Metrics (first: prometheus_client picks multiprocess mode when it is imported, so the directory must
 # be known before the app is). Each worker writes its own files there; /metrics sums them. A directory
 # we are given (Kubernetes mounts one) is emptied of an earlier run's files; otherwise we make our own.
@@ -46,7 +48,17 @@ keepalive = 5  # seconds an idle client connection is kept; load balancers shoul
 
 # --- Logging: gunicorn's own lines in the service's JSON format; the app logs one line per request.
 logconfig_dict = logging_config(_config.log_format, _config.log_debug)
-accesslog = None
+
+
+class NoAccessLogger(glogging.Logger):
+    """Gunicorn's logger without access lines: with a logging dict set, gunicorn 27 would write one per
+    request, and build its fields per request even if a level dropped it."""
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
+
+logger_class = NoAccessLogger
 
 # --- Housekeeping
 # Gunicorn >= 25 opens a control socket under $HOME; a read-only container has nowhere to put it.

@@ -76,8 +76,6 @@ def logging_config(log_format: str = "JSON_ONELINE", debug: bool = False) -> dic
         # Gunicorn's loggers propagate to root, so its lines come out in the same format.
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
-            # Gunicorn 27 logs access lines whenever a logging dict is set; the app's request line replaces them.
-            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
             # urllib3 at DEBUG logs every connection; keep it quiet unless asked for.
             "urllib3": {"level": "WARNING"},
         },
