@@ -5,8 +5,8 @@ import json
 import logging
 import os
 import re
+import secrets
 import time
-import uuid
 from pathlib import Path
 
 import yaml
@@ -35,27 +35,31 @@ def begin_request() -> None:
     """Stamp the request with its id (the caller's if sane) and make sure this worker's prober runs."""
     g.started = time.perf_counter()
     given = request.headers.get("X-Request-ID", "")
-    g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    g.request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
     g.request_id_token = REQUEST_ID.set(g.request_id)
-    g.provider, g.attempts = None, 0
+    g.attempts, g.accepted = 0, None
     current_service().prober.ensure_running()
 
 
 @blueprint.after_app_request
 def finish_request(response: Response) -> Response:
-    """Return the request id and write the request's one summary line."""
+    """Return the request id and write the request's one summary line, which tells the accepted attempt too."""
     response.headers["X-Request-ID"] = g.request_id
     route = request.url_rule.rule if request.url_rule else "unmatched"  # bounded label values
     metrics.HTTP_REQUESTS.labels(route, request.method, response.status_code).inc()
+    accepted = g.accepted
     log.info("request", extra={
         "method": request.method,
         "path": request.path,
         "status": response.status_code,
         "duration_ms": round((time.perf_counter() - g.started) * 1000, 1),
         "request_id": g.request_id,
-        "provider": g.provider,
-        "attempts": g.attempts,
         "client_ip": request.remote_addr,
+        "attempts": g.attempts,
+        # The accepted attempt has no line of its own (dispatch.py): it is told here.
+        "provider": accepted.provider if accepted else None,
+        "provider_status": accepted.outcome.status if accepted else None,
+        "provider_ms": round(accepted.seconds * 1000, 1) if accepted else None,
     })
     return response
 
@@ -98,7 +102,7 @@ def _deliver(dispatcher: Dispatcher, message: Message, before_attempt=None) -> d
     except SendError as error:
         g.attempts = len(error.attempts)
         raise
-    g.provider, g.attempts = delivery.provider, len(delivery.attempts)
+    g.attempts, g.accepted = len(delivery.attempts), delivery.accepted
     return {"provider": delivery.provider, "id": delivery.message_id}
 
 

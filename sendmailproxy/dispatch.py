@@ -32,11 +32,15 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Delivery:
-    """The message was accepted."""
+    """The message was accepted, by the last of its attempts."""
 
     provider: str
     message_id: str | None
     attempts: tuple[Attempt, ...]
+
+    @property
+    def accepted(self) -> Attempt:
+        return self.attempts[-1]
 
 
 class Dispatcher:
@@ -96,9 +100,10 @@ class Dispatcher:
         attempt = Attempt(provider.name, outcome, time.perf_counter() - started)
         metrics.PROVIDER_ATTEMPTS.labels(provider.name, outcome.kind.value).inc()
         metrics.PROVIDER_LATENCY.labels(provider.name).observe(attempt.seconds)
-        log.log(_level(outcome), "provider attempt", extra={
-            "provider": provider.name, "outcome": outcome.kind.value, "provider_status": outcome.status,
-            "duration_ms": round(attempt.seconds * 1000, 1), "reason": outcome.reason or None})
+        if outcome.kind is not OutcomeKind.ACCEPTED:  # an acceptance is told by the request line (api.py)
+            log.log(_level(outcome), "provider attempt", extra={
+                "provider": provider.name, "outcome": outcome.kind.value, "provider_status": outcome.status,
+                "duration_ms": round(attempt.seconds * 1000, 1), "reason": outcome.reason or None})
         return attempt
 
 
