@@ -1,5 +1,4 @@
-"""The benchmark: `./bench/run [--quick | --sweep | --profile | --idempotency]`; every server on 127.0.0.1, every run
-bounded."""
+"""The benchmark: `./bench/run [--quick | --sweep | --profile]`; every server on 127.0.0.1, every run bounded."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +7,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,8 +16,9 @@ import gunicorn
 
 from bench import report, smtp, timeline
 from bench.measure import measure
+from bench.profile import profile_all, record, shares
 from bench.servers import (DEFAULT_THREADS, DEFAULT_WORKERS, PeakMemory, baseline, clean_environment,
-                           cpu_seconds, email_target, gunicorn_cpu, mailgun_target, memory, service, start)
+                           cpu_seconds, earlier, email_target, gunicorn_cpu, mailgun_target, memory, service, start)
 from bench.wrk import parse_wrk, run_wrk
 from fakeproviders.client import run_fake_providers
 from tests.functional.harness import ROOT
@@ -36,19 +37,22 @@ class Settings:
     warmup_s: float
     light_connections: int  # scenario 1
     heavy_connections: int  # scenario 2
+    few_connections: int  # scenario 3: the latency a proxy adds when nothing queues
+    profile_s: float  # py-spy per server under scenario 1's load
     timeline: timeline.Plan
 
 
-FULL = Settings(6, 5, 2, 64, 256, timeline.Plan(rate=100, threads=16, stop_at=5, restart_at=15, duration=25))
-QUICK = Settings(3, 1, 1, 64, 256, timeline.Plan(rate=100, threads=16, stop_at=2, restart_at=6, duration=14))
-SWEEP = Settings(3, 3, 1, 64, 256, FULL.timeline)
+FULL = Settings(6, 5, 2, 64, 256, 4, 10, timeline.Plan(rate=100, threads=16, stop_at=5, restart_at=15, duration=25))
+QUICK = Settings(3, 1, 1, 64, 256, 4, 4, timeline.Plan(rate=100, threads=16, stop_at=2, restart_at=6, duration=14))
+SWEEP = Settings(3, 3, 1, 64, 256, 4, 0, FULL.timeline)
 SWEEP_WORKERS, SWEEP_THREADS, SWEEP_LATENCIES_MS = (1, 2, 3, 4), (16, 32, 64, 128), (LATENCY_MS, 300)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__, epilog=(
-        "Without an option: scenarios 1-5 (about 7 minutes), writing bench/RESULTS.md and "
-        "docs/failover-timeline.png; raw wrk output, results.json and server logs go to .bench-out/."))
+        "Without an option: scenarios 1-5 and a profile (about 6 minutes, 8 with --before), writing "
+        "bench/RESULTS.md, the README's numbers and docs/failover-timeline.png; raw wrk output, results.json, "
+        "py-spy stacks and server logs go to .bench-out/."))
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="a ~1 minute smoke run (1 run per cell); writes .bench-out/")
     mode.add_argument("--sweep", action="store_true",
@@ -58,7 +62,12 @@ def main(argv: list[str] | None = None) -> None:
     mode.add_argument("--idempotency", action="store_true",
                       help="scenario 5: Idempotency-Key requests (SQLite, Redis) against none, ~4 minutes; "
                            "bench/IDEMPOTENCY.md")
+    parser.add_argument("--before", metavar="REV",
+                        help="also run the service as of commit REV in scenarios 1-3 and the profile, for before/after "
+                             "columns")
     args = parser.parse_args(argv)
+    if args.before and (args.sweep or args.profile or args.idempotency):
+        parser.error("--before goes with the scenarios (no option, or --quick)")
     clean_environment()
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
     for old_log in (OUT / "logs").glob("*.log"):  # servers append; keep only this run's (~100 MB a run)
@@ -77,31 +86,40 @@ def main(argv: list[str] | None = None) -> None:
         (OUT / "idempotency.json").write_text(json.dumps(results, indent=1))
         write(ROOT / "bench" / "IDEMPOTENCY.md", idempotency.render(results))
     elif args.profile:
-        from bench.profile import profile_all
-
         profile_all(FULL, OUT)
     else:
         settings = QUICK if args.quick else FULL
-        results = run_all(settings, png=(OUT if args.quick else ROOT / "docs") / "failover-timeline.png")
+        where = OUT if args.quick else ROOT / "bench"  # of RESULTS.md
+        results = run_all(settings, png=(OUT if args.quick else ROOT / "docs") / "failover-timeline.png",
+                          results_dir=where, before=args.before)
+        results["command"] = " ".join(["./bench/run", *(argv if argv is not None else sys.argv[1:])])
         (OUT / "results.json").write_text(json.dumps(results, indent=1))
         text = report.render(results) + "\n".join(smtp.render(results))
-        write((OUT if args.quick else ROOT / "bench") / "RESULTS.md", text)
+        write(where / "RESULTS.md", text, keep_from=report.NOTES_HEADING)
+        if not args.quick:
+            update_readme(ROOT / "README.md", report.summary(results))
     print(f"done in {time.monotonic() - started:.0f} s")
 
 
-def run_all(settings: Settings, png: Path) -> dict:
-    """Scenarios 1-5 against the fake providers, with the servers interleaved; the results as plain data."""
+def run_all(settings: Settings, png: Path, results_dir: Path, before: str | None = None) -> dict:
+    """Scenarios 1-6 against the fake providers, with the servers interleaved, and the profile; plain data.
+
+    With `before`, the service as of that commit runs alongside in scenarios 1-3 and the profile.
+    """
     logs, raw = OUT / "logs", OUT / "wrk-output.txt"
     raw.write_text("")
-    results = {"machine": machine(settings), "settings": asdict(settings)}
+    results = {"machine": machine(settings), "settings": asdict(settings), "before": before}
     with contextlib.ExitStack() as stack:
         fake = stack.enter_context(run_fake_providers())
         proxy = start(stack, service(fake, logs, "service"))
         floor = start(stack, baseline(fake, logs, "floor"))
         naive = start(stack, baseline(fake, logs, "naive_proxy"))
+        servers = {"floor": floor, "naive": naive, "service": proxy}
+        if before:
+            servers = {"floor": floor, "naive": naive, "before": start(stack, earlier(fake, logs, before, OUT)),
+                       "service": proxy}
         results["memory"] = {"service": {"rest": memory(proxy)}, "naive": {"rest": memory(naive)}}
         run = dict(seconds=settings.seconds, reps=settings.reps, warmup_s=settings.warmup_s, fake=fake, raw_log=raw)
-        servers = {"floor": floor, "naive": naive, "service": proxy}
         targets = {**{name: email_target(server) for name, server in servers.items()},
                    "fake mailgun": mailgun_target(fake)}
         cpu = {**{name: gunicorn_cpu(server) for name, server in servers.items()},
@@ -109,6 +127,14 @@ def run_all(settings: Settings, png: Path) -> dict:
 
         print(f"scenario 1: provider latency 0, {settings.light_connections} connections")
         results["scenario1"] = measure(targets, settings.light_connections, cpu=cpu, **run)
+
+        print(f"profile: py-spy under scenario 1's load, {settings.profile_s:g} s per server")
+        results["profile"] = profile_servers({name: servers[name] for name in ("naive", "before", "service")
+                                              if name in servers}, settings, fake)
+
+        print(f"scenario 3: provider latency 0, {settings.few_connections} connections")
+        proxies = {name: targets[name] for name in ("naive", "before", "service") if name in targets}
+        results["scenario3"] = measure(proxies, settings.few_connections, cpu=cpu, **run)
 
         print(f"scenario 2: provider latency {LATENCY_MS} ms, {settings.heavy_connections} connections")
         fake.control.set_fault("mailgun", "ok", latency_ms=LATENCY_MS)
@@ -119,17 +145,30 @@ def run_all(settings: Settings, png: Path) -> dict:
         for name, sampler in peaks.items():
             results["memory"][name]["load"] = sampler.peak()
         fake.control.reset_faults()
-        floor.stop()  # nothing but the service and the client from here on
-        naive.stop()
+        for server in servers.values():  # nothing but the service and the client from here on
+            if server is not proxy:
+                server.stop()
 
-        print("scenario 3: failover timeline")
-        results["timeline"] = failover(proxy, fake, settings.timeline, png)
+        print("scenario 4: failover timeline")
+        results["timeline"] = failover(proxy, fake, settings.timeline, png, results_dir)
         proxy.stop()
 
-        print(f"scenario 5: SMTP relay, latency 0, {settings.light_connections} connections")
+        print(f"scenario 6: SMTP relay, latency 0, {settings.light_connections} connections")
         results["smtp"] = smtp.scenario(logs, settings.light_connections, **run)
     results["machine"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
+
+
+def profile_servers(servers: dict, settings: Settings, fake) -> dict[str, dict]:
+    """Each server's SHARES under scenario 1's load (py-spy, one after the other), and its req/s meanwhile."""
+    profiles = {}
+    for name, server in servers.items():
+        folded = OUT / f"profile-{name}.txt"
+        rps = record(server, email_target(server), settings.light_connections, settings.profile_s, folded)
+        fake.control.clear()
+        profiles[name] = {"rps": rps, "shares": shares(folded.read_text())}
+        print(f"  {name:<16} {rps:9.1f} req/s under py-spy; {folded.relative_to(ROOT)}")
+    return profiles
 
 
 def sync_run(fake, settings: Settings, logs: Path) -> dict:
@@ -158,8 +197,8 @@ def _last_error(text: str) -> str:
     return (raw or text.splitlines())[-1].strip()
 
 
-def failover(proxy, fake, plan: timeline.Plan, png: Path) -> dict:
-    """Scenario 3: the timeline's numbers, and its picture in `png`."""
+def failover(proxy, fake, plan: timeline.Plan, png: Path, results_dir: Path) -> dict:
+    """Scenario 4: the timeline's numbers, and its picture in `png` (linked from `results_dir`)."""
     samples, skipped = timeline.drive(proxy.url + "/email", plan, lambda: fake.control.set_fault("mailgun", "stopped"),
                                       lambda: fake.control.set_fault("mailgun", "ok"))
     summary = timeline.summarize(samples, plan, skipped)
@@ -167,8 +206,7 @@ def failover(proxy, fake, plan: timeline.Plan, png: Path) -> dict:
     timeline.plot(samples, plan, png, f"Failover at {plan.rate:g} req/s offered: {DEFAULT_WORKERS} workers x "
                                       f"{DEFAULT_THREADS} threads, default SMSP_POLL_INTERVAL (5 s)")
     print(f"  {summary}")
-    return {"plan": asdict(plan), "summary": summary,
-            "png": str(png.relative_to(ROOT)) if png.is_relative_to(ROOT) else str(png)}
+    return {"plan": asdict(plan), "summary": summary, "png": os.path.relpath(png, results_dir)}
 
 
 def machine(settings: Settings) -> dict:
@@ -180,9 +218,20 @@ def machine(settings: Settings) -> dict:
             "latency_ms": LATENCY_MS, "seconds": settings.seconds, "reps": settings.reps}
 
 
-def write(path: Path, text: str) -> None:
-    path.write_text(text)
+def write(path: Path, text: str, keep_from: str | None = None) -> None:
+    """Write `text` to `path`, keeping what `path` already has from the line `keep_from` on."""
+    old = path.read_text() if keep_from and path.exists() else ""
+    kept = old[old.index(keep_from):] if keep_from and keep_from in old else ""
+    path.write_text(text + ("\n" + kept if kept else ""))
     print(f"\n{text}\nwrote {path.relative_to(ROOT)}")
+
+
+def update_readme(path: Path, summary: str) -> None:
+    """Replace the README's text between the bench markers with `summary`."""
+    text = path.read_text()
+    begin, end = text.index(report.README_BEGIN) + len(report.README_BEGIN), text.index(report.README_END)
+    path.write_text(f"{text[:begin]}\n{summary}\n{text[end:]}")
+    print(f"updated {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -5,13 +5,14 @@ import base64
 import contextlib
 import json
 import os
+import subprocess
 import threading
 from pathlib import Path
 from urllib.parse import urlencode
 
 from bench.wrk import Target
 from sendmailproxy.config import Config
-from tests.functional.harness import API_KEY, Gunicorn, provider_env
+from tests.functional.harness import API_KEY, ROOT, Gunicorn, provider_env
 
 # The functional tests tune these for speed; the bench measures the service's own defaults instead.
 TEST_TUNING = ("WEB_CONCURRENCY", "SMSP_THREADS", "SMSP_POLL_INTERVAL", "SMSP_PROVIDER_TIMEOUT")
@@ -44,6 +45,17 @@ def start(stack: contextlib.ExitStack, server: Gunicorn) -> Gunicorn:
 def service(fake, log_dir: Path, name: str, **overrides) -> Gunicorn:
     """The service as production runs it (`gunicorn -c gunicorn.conf.py wsgi:app`), with `overrides` only."""
     return Gunicorn(service_env(fake, **overrides), log_dir / f"{name}.log")
+
+
+def earlier(fake, log_dir: Path, rev: str, trees: Path) -> Gunicorn:
+    """The service as of commit `rev`, run from that commit's tree (extracted once under `trees`) as
+    production runs it, with this venv's packages; for before/after numbers from one run."""
+    tree = trees / f"service-{rev}"
+    if not tree.is_dir():
+        tree.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return Gunicorn(service_env(fake), log_dir / f"service-{rev}.log", root=tree)
 
 
 def baseline(fake, log_dir: Path, module: str, workers: int = DEFAULT_WORKERS,

@@ -1,4 +1,4 @@
-"""Scenario 5: the SMTP provider against the fake relay at 0 ms, next to Mailgun over HTTP, with and without
+"""Scenario 6: the SMTP provider against the fake relay at 0 ms, next to Mailgun over HTTP, with and without
 connection reuse; the three services run side by side, interleaved."""
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ def scenario(logs: Path, connections: int, *, fake, **run) -> dict:
 
 
 def render(results: dict) -> list[str]:
-    """Scenario 5's table and ratios, as markdown lines that follow bench.report's."""
+    """Scenario 6's table and ratios, as markdown lines that follow bench.report's."""
     rows, s = _cells(results["smtp"])
     smtp, mailgun, per_message = s["smtp"], s["mailgun"], s["smtp per message"]
-    return ["", f"### 5. SMTP relay, latency 0 ms, {results['settings']['light_connections']} connections", "",
+    return ["", f"### 6. SMTP relay, latency 0 ms, {results['settings']['light_connections']} connections", "",
             "The fake relay is aiosmtpd (STARTTLS with a throwaway CA, AUTH PLAIN) in the fake providers' process. "
             "A reused connection costs RSET, MAIL, RCPT, DATA and the message: five round trips. A new one "
             "adds TCP, the greeting, EHLO, STARTTLS with its TLS handshake, EHLO again and AUTH.", "", *rows,

@@ -1,8 +1,11 @@
-"""bench/run.py reads wrk's output with a pure function: checked on output captured from real runs."""
+"""The bench's pure parts: wrk's output (captured from real runs), py-spy's shares, and where it writes."""
 import pytest
 
+from bench.profile import shares
+from bench.report import README_BEGIN, README_END
 from bench.run import parse_wrk
 from bench.wrk import WrkError
+from tests.functional.harness import ROOT
 
 # wrk 4.1.0 against the naive baseline (wrk pads the percentiles in seconds with a trailing space).
 SECONDS = """\
@@ -60,3 +63,23 @@ def test_counts_every_kind_of_error_and_reads_microseconds():
 def test_output_without_latency_distribution_is_an_error():
     with pytest.raises(WrkError):
         parse_wrk(SECONDS.replace("Latency Distribution", "").replace("50%", "").replace("99%", ""))
+
+
+def test_profile_shares_count_each_sample_toward_every_row_its_stack_matches():
+    prefix = "process 1:\"gunicorn\";Flask.__call__ (flask/app.py:1);"
+    folded = "\n".join([
+        prefix + "Session.send (requests/sessions.py:2);HTTPAdapter.send (requests/adapters.py:3) 6",
+        prefix + "Session.send (requests/sessions.py:4);extract_cookies (http/cookiejar.py:5) 3",
+        prefix + "log (logging/__init__.py:6) 1",
+    ])
+    got = shares(folded)
+    assert got["requests: the provider call, urllib3 and http.client included"] == 0.9
+    assert got["requests' Session.send outside the adapter (proxies, hooks, redirects, cookie jar)"] == 0.3
+    assert got["http.cookiejar (cookie jars and their locks)"] == 0.3
+    assert got["logging: the JSON log lines"] == 0.1
+    assert got["gunicorn outside the app (HTTP parsing, the thread pool)"] == 0
+
+
+def test_the_readme_has_the_markers_the_bench_writes_between():
+    text = (ROOT / "README.md").read_text()
+    assert text.index(README_BEGIN) < text.index(README_END)

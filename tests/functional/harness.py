@@ -44,9 +44,11 @@ def wait_for(condition: Callable[[], object], timeout: float, interval: float = 
 class Gunicorn:
     """`gunicorn -c gunicorn.conf.py wsgi:app` as a child process, with its output kept in a log file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, app: str = "wsgi:app", config: str = "gunicorn.conf.py"):
+    def __init__(self, env: dict[str, str], log_path: Path, app: str = "wsgi:app", config: str = "gunicorn.conf.py",
+                 root: Path = ROOT):
         self.app = app  # a test may serve a wrapper of the production app (see faulty_wsgi.py)
         self.config = config  # the bench serves its baselines under their own config
+        self.root = root  # and an earlier commit of the service from that commit's tree
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -59,7 +61,7 @@ class Gunicorn:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", self.config, self.app],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         workers = int(self.env.get("WEB_CONCURRENCY", Config.workers))
         wait_for(lambda: self._ready(workers), timeout, 0.1, f"{self.app} to serve with every worker up")
