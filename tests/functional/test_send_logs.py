@@ -19,10 +19,13 @@ def send(service, request_id: str) -> requests.Response:
                          headers={"X-API-KEY": API_KEY, "X-Request-ID": request_id})
 
 
+def log_lines(service) -> list[dict]:
+    """Every JSON line of the service so far; a request logged its own before its answer was sent."""
+    return [json.loads(line) for line in service.log_path.read_text().splitlines()]
+
+
 def lines_of(service, request_id: str) -> list[dict]:
-    """The JSON lines a request logged; it logged them all before its answer was sent."""
-    lines = [json.loads(line) for line in service.log_path.read_text().splitlines()]
-    return [line for line in lines if line.get("request_id") == request_id]
+    return [line for line in log_lines(service) if line.get("request_id") == request_id]
 
 
 def test_a_sent_message_is_one_line_and_a_failover_adds_one_per_failed_attempt(start_service, clean_fake):
@@ -43,3 +46,6 @@ def test_a_sent_message_is_one_line_and_a_failover_adds_one_per_failed_attempt(s
     assert [line["message"] for line in circuit] == ["circuit open"]
     assert (request["message"], request["attempts"], request["provider"]) == ("request", 2, "sendgrid")
     assert request["provider_status"] == 202
+
+    service.stop()  # gunicorn would write an access line after the answer; stopping waits for it
+    assert not [line for line in log_lines(service) if line["logger"] == "gunicorn.access"]
