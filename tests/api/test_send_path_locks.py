@@ -19,6 +19,8 @@ import responses
 from sendmailproxy import create_app
 from sendmailproxy.config import Config
 from sendmailproxy.providers import MailgunProvider, SendGridProvider
+from sendmailproxy.providers.mailgun import MailgunSettings
+from sendmailproxy.providers.sendgrid import SendGridSettings
 from tests.api.support import KEY, MINIMAL
 
 LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
@@ -85,8 +87,9 @@ def count_locks(app, monkeypatch) -> list[tuple[str, CountingLock]]:
 
 @pytest.fixture
 def app():
-    config = Config(api_keys=(KEY,), mg_domain="mg.example.com", mg_api_key="mg-key", sg_api_key="sg-key",
-                    poll_address="probe@example.com", poll_interval=60.0)
+    config = Config(api_keys=(KEY,), poll_address="probe@example.com", poll_interval=60.0, provider_settings={
+        "mailgun": MailgunSettings(domain="mg.example.com", api_key="mg-key"),
+        "sendgrid": SendGridSettings(api_key="sg-key")})
     app = create_app(config, [MailgunProvider(config), SendGridProvider(config)])
     yield app
     app.extensions["sendmailproxy"].prober.stop()
