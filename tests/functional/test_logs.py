@@ -77,8 +77,10 @@ PROVIDER_FAULTS.update({("smtp", case): fault for case, fault in {
 # README.md's Logs section: the fields of each kind of line, beyond those of every line.
 EVERY_LINE = {"time", "level", "logger", "message"}
 DOCUMENTED = {
-    ("sendmailproxy.api", "request"): {"method", "path", "status", "duration_ms", "request_id", "provider",
-                                       "attempts"},
+    ("sendmailproxy.api", "request"): {"method", "path", "status", "duration_ms", "request_id", "client_ip",
+                                       "attempts", "provider", "provider_status", "provider_ms"},
+    ("sendmailproxy.dispatch", "provider attempt"): {"provider", "outcome", "provider_status", "duration_ms",
+                                                     "reason"},
     ("sendmailproxy.probe", "probe"): {"provider", "outcome", "reason", "generation"},
     ("sendmailproxy.circuits", "circuit open"): {"provider", "from", "to", "reason", "generation"},
     ("sendmailproxy.circuits", "circuit closed"): {"provider", "from", "to", "reason", "generation"},
