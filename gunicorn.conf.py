@@ -6,16 +6,21 @@ import tempfile
 
 from gunicorn import glogging
 
+# Files written on every request (metrics) or every second (worker heartbeats) belong on tmpfs: on a disk,
+# writeback can stall the writer.
+_TMPFS = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
 # --- Metrics (first: prometheus_client picks multiprocess mode when it is imported, so the directory must
 # be known before the app is). Each worker writes its own files there; /metrics sums them. A directory
-# we are given (Kubernetes mounts one) is emptied of an earlier run's files; otherwise we make our own.
+# we are given (Kubernetes mounts one, in memory) is emptied of an earlier run's files; otherwise we make
+# our own.
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     _metrics_dir, _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"], False
     os.makedirs(_metrics_dir, exist_ok=True)
     for stale in glob.glob(os.path.join(_metrics_dir, "*.db")):
         os.remove(stale)
 else:
-    _metrics_dir, _own_metrics_dir = tempfile.mkdtemp(prefix="sendmailproxy-metrics-"), True
+    _metrics_dir, _own_metrics_dir = tempfile.mkdtemp(prefix="sendmailproxy-metrics-", dir=_TMPFS), True
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 from sendmailproxy.config import load_or_exit  # noqa: E402 - after the metrics directory, see above
@@ -63,8 +68,8 @@ logger_class = NoAccessLogger
 # --- Housekeeping
 # Gunicorn >= 25 opens a control socket under $HOME; a read-only container has nowhere to put it.
 control_socket_disable = True
-# Heartbeat files on tmpfs: a disk-backed /tmp can stall the heartbeat and get workers killed.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# Heartbeat files on tmpfs (see _TMPFS): a stalled heartbeat gets a worker killed.
+worker_tmp_dir = _TMPFS
 
 
 def post_fork(server, worker):
