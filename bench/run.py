@@ -1,4 +1,4 @@
-"""The benchmark: `./bench/run [--quick | --sweep | --profile]`; every server on 127.0.0.1, every run bounded."""
+"""The benchmark: `./bench/run [--quick | --sweep | --profile | --idempotency] [--before REV]`; all on 127.0.0.1."""
 from __future__ import annotations
 
 import argparse
@@ -50,11 +50,11 @@ SWEEP_WORKERS, SWEEP_THREADS, SWEEP_LATENCIES_MS = (1, 2, 3, 4), (16, 32, 64, 12
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__, epilog=(
-        "Without an option: scenarios 1-5 and a profile (about 6 minutes, 8 with --before), writing "
+        "Without an option: scenarios 1-6 and a profile (about 9 minutes, 11 with --before), writing "
         "bench/RESULTS.md, the README's numbers and docs/failover-timeline.png; raw wrk output, results.json, "
         "py-spy stacks and server logs go to .bench-out/."))
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="a ~1 minute smoke run (1 run per cell); writes .bench-out/")
+    mode.add_argument("--quick", action="store_true", help="a ~3 minute smoke run (1 run per cell); writes .bench-out/")
     mode.add_argument("--sweep", action="store_true",
                       help="scenarios 1 and 2 (100 and 300 ms) over workers x threads, ~9 minutes; bench/SWEEP.md")
     mode.add_argument("--profile", action="store_true",
@@ -114,10 +114,11 @@ def run_all(settings: Settings, png: Path, results_dir: Path, before: str | None
         proxy = start(stack, service(fake, logs, "service"))
         floor = start(stack, baseline(fake, logs, "floor"))
         naive = start(stack, baseline(fake, logs, "naive_proxy"))
-        servers = {"floor": floor, "naive": naive, "service": proxy}
+        servers = {"floor": floor, "naive": naive}
         if before:
-            servers = {"floor": floor, "naive": naive, "before": start(stack, earlier(fake, logs, before, OUT)),
-                       "service": proxy}
+            servers["before"] = start(stack, earlier(fake, logs, before, OUT))
+        servers["service"] = proxy
+        proxies = [name for name in servers if name != "floor"]
         results["memory"] = {"service": {"rest": memory(proxy)}, "naive": {"rest": memory(naive)}}
         run = dict(seconds=settings.seconds, reps=settings.reps, warmup_s=settings.warmup_s, fake=fake, raw_log=raw)
         targets = {**{name: email_target(server) for name, server in servers.items()},
@@ -129,12 +130,11 @@ def run_all(settings: Settings, png: Path, results_dir: Path, before: str | None
         results["scenario1"] = measure(targets, settings.light_connections, cpu=cpu, **run)
 
         print(f"profile: py-spy under scenario 1's load, {settings.profile_s:g} s per server")
-        results["profile"] = profile_servers({name: servers[name] for name in ("naive", "before", "service")
-                                              if name in servers}, settings, fake)
+        results["profile"] = profile_servers({name: servers[name] for name in proxies}, settings, fake)
 
         print(f"scenario 3: provider latency 0, {settings.few_connections} connections")
-        proxies = {name: targets[name] for name in ("naive", "before", "service") if name in targets}
-        results["scenario3"] = measure(proxies, settings.few_connections, cpu=cpu, **run)
+        results["scenario3"] = measure({name: targets[name] for name in proxies}, settings.few_connections,
+                                       cpu=cpu, **run)
 
         print(f"scenario 2: provider latency {LATENCY_MS} ms, {settings.heavy_connections} connections")
         fake.control.set_fault("mailgun", "ok", latency_ms=LATENCY_MS)
