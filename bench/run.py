@@ -50,7 +50,7 @@ SWEEP_WORKERS, SWEEP_THREADS, SWEEP_LATENCIES_MS = (1, 2, 3, 4), (16, 32, 64, 12
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__, epilog=(
-        "Without an option: scenarios 1-6 and a profile (about 9 minutes, 11 with --before), writing "
+        "Without an option: scenarios 1-6 and a profile (about 8 minutes, 10 with --before), writing "
         "bench/RESULTS.md, the README's numbers and docs/failover-timeline.png; raw wrk output, results.json, "
         "py-spy stacks and server logs go to .bench-out/."))
     mode = parser.add_mutually_exclusive_group()
