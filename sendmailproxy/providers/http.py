@@ -160,8 +160,8 @@ class HttpProvider(Provider):
     """What both HTTP adapters share: the session, the POST, and exceptions converted where they enter.
 
     A subclass gives `_payload` (the message as request arguments) and `_classify` (an answer as an outcome),
-    and sets its auth on `self._session` in `__init__`; `_post` does the rest, taking no lock of ours or of the
-    session's (tests/api/test_send_path_locks.py).
+    and sets its auth on `self._session` in `__init__` (or signs each call in `_sign`); `_post` does the rest,
+    taking no lock of ours or of the session's (tests/api/test_send_path_locks.py).
     """
 
     def __init__(self, config: Config, base_url: str, path: str, secret: str):
