@@ -30,7 +30,7 @@ def run(settings, fake, logs: Path, latencies_ms=(0, 100)) -> dict:
         results = {}
         for latency in latencies_ms:
             connections = settings.light_connections if latency == 0 else settings.heavy_connections
-            print(f"scenario 5: Idempotency-Key, provider latency {latency} ms, {connections} connections")
+            print(f"Idempotency-Key, provider latency {latency} ms, {connections} connections")
             fake.control.set_fault("mailgun", "ok", latency_ms=latency)
             results[str(latency)] = {"connections": connections, "runs": measure(
                 targets, connections, cpu=cpu, seconds=settings.seconds, reps=settings.reps,
@@ -41,10 +41,10 @@ def run(settings, fake, logs: Path, latencies_ms=(0, 100)) -> dict:
 
 def render(results: dict) -> str:
     """The scenario's tables: each target's figures, and keyed throughput as a share of unkeyed."""
-    lines = ["### 5. Idempotency-Key: a new key per request, against none", "",
+    lines = ["### Idempotency-Key (`./bench/run --idempotency`): a new key per request, against none", "",
              "The service with its defaults (the SQLite file in the temporary directory) and a second one "
              "with `SMSP_IDEMPOTENCY_STORE` on a local redis-server (persistence off); each keyed request "
-             "reserves its key, marks it sending and stores the answer.", ""]
+             "writes twice: its reservation, which names the first provider, and its answer.", ""]
     for latency, scenario in results.items():
         rows, stats = _cells(scenario["runs"])
         base = stats["no key"]

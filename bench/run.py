@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     mode.add_argument("--profile", action="store_true",
                       help="py-spy the service's and the naive proxy's workers under both loads; .bench-out/")
     mode.add_argument("--idempotency", action="store_true",
-                      help="scenario 5: Idempotency-Key requests (SQLite, Redis) against none, ~4 minutes; "
+                      help="Idempotency-Key requests (SQLite, Redis) against none, ~4 minutes; "
                            "bench/IDEMPOTENCY.md")
     parser.add_argument("--before", metavar="REV",
                         help="also run the service as of commit REV in scenarios 1-3 and the profile, for before/after "
