@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from fakeproviders import FAKES
+from sendmailproxy.probe import OPERATOR_MUST_ACT
 from tests.functional.harness import API_KEY, Gunicorn, wait_for
 
 pytestmark = pytest.mark.functional
@@ -81,7 +82,8 @@ DOCUMENTED = {
                                        "attempts", "provider", "provider_status", "provider_ms"},
     ("sendmailproxy.dispatch", "provider attempt"): {"provider", "outcome", "provider_status", "duration_ms",
                                                      "reason"},
-    ("sendmailproxy.probe", "probe"): {"provider", "outcome", "reason", "generation"},
+    ("sendmailproxy.probe", "probe"): {"provider", "outcome", "reason", "generation", "next_probe_in_s"},
+    ("sendmailproxy.probe", OPERATOR_MUST_ACT): {"provider", "outcome", "reason", "generation", "next_probe_in_s"},
     ("sendmailproxy.circuits", "circuit open"): {"provider", "from", "to", "reason", "generation"},
     ("sendmailproxy.circuits", "circuit closed"): {"provider", "from", "to", "reason", "generation"},
 }

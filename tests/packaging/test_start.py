@@ -58,10 +58,12 @@ def serving(command: list[str], *, cwd: Path, env: dict[str, str], log_path: Pat
         print(f"--- {log_path} (tail) ---\n{log_path.read_text()[-5000:]}")
         raise
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)  # gunicorn's graceful stop, for the master and its workers
+        # As a container runtime stops it: SIGTERM to the entry point (gunicorn's master), which stops its
+        # workers gracefully. (SIGTERM to the whole group races: a worker that exits first is replaced by one
+        # the signal never reached.) Then the whole group must be gone within the graceful timeout.
+        process.send_signal(signal.SIGTERM)
         try:
-            wait_for(lambda: not group_members(process.pid), 30, 0.1, "the service and its workers to stop")
+            wait_for(lambda: not group_members(process.pid), 45, 0.1, "the service and its workers to stop")
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
