@@ -21,13 +21,14 @@ class Prober:
     """Polls open circuits with each provider's no-delivery probe; restartable if it ever stops."""
 
     def __init__(self, circuits: Circuits, providers: Sequence[Provider], *, poll_interval: float,
-                 provider_timeout: float, clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic):
         self.circuits = circuits
         self.providers = {provider.name: provider for provider in providers}
         self.clock = clock
-        # Wake often enough to honour jittered due times; a probe round is at most one call per provider.
+        # Wake often enough to honour jittered due times. A round is at most one probe per provider, and a probe
+        # takes no longer than a send (an SMTP probe waits on several commands): stale only past two such rounds.
         self.tick = min(1.0, poll_interval / 5)
-        self.stale_after = 2 * (self.tick + len(self.providers) * 2 * provider_timeout) + 1
+        self.stale_after = 2 * (self.tick + sum(provider.max_send_seconds for provider in providers)) + 1
         self.heartbeat: float | None = None
         self._thread: threading.Thread | None = None
         self._restart_lock = threading.Lock()  # taken only when the thread must be (re)started

@@ -35,8 +35,7 @@ class Service:
         circuits = Circuits([p.name for p in providers], threshold=config.failure_threshold,
                             poll_interval=config.poll_interval, poll_max_interval=config.poll_max_interval,
                             on_change=metrics.circuit_changed)
-        prober = Prober(circuits, providers, poll_interval=config.poll_interval,
-                        provider_timeout=config.provider_timeout)
+        prober = Prober(circuits, providers, poll_interval=config.poll_interval)
         schema = EmailSchema(limits=common_limits(config.providers))
         return cls(config, schema, circuits, Dispatcher(providers, circuits), prober,
                    build_idempotency(config, providers))

@@ -42,6 +42,8 @@ class ScriptedProvider(Provider):
     `latency` seconds of sleep then stand for the network (releasing the GIL, as real I/O does).
     """
 
+    max_send_seconds = 1.0
+
     def __init__(self, name: str, *, default: Outcome | None = None, probe_default: Outcome | None = None,
                  on_send: Callable[[ScriptedProvider, Message], None] | None = None, latency: float = 0.0):
         self.name = name
@@ -151,7 +153,7 @@ class World:
 
 
 def build_world(*names: str, threshold: int = 1, poll_interval: float = POLL_INTERVAL, jitter: float = 1.0,
-                clock: Callable[[], float] | None = None, provider_timeout: float = 1.0,
+                clock: Callable[[], float] | None = None,
                 poll_max_interval: float = POLL_MAX_INTERVAL) -> World:
     """A World over providers `names` (default "p1", "p2"); a FakeClock unless a clock is given."""
     names = names or ("p1", "p2")
@@ -162,8 +164,7 @@ def build_world(*names: str, threshold: int = 1, poll_interval: float = POLL_INT
                         clock=clock, jitter=lambda: jitter,
                         on_change=lambda old, new, reason: changes.append((old, new, reason)))
     dispatcher = Dispatcher(list(providers.values()), circuits)
-    prober = Prober(circuits, list(providers.values()), poll_interval=poll_interval,
-                    provider_timeout=provider_timeout, clock=clock)
+    prober = Prober(circuits, list(providers.values()), poll_interval=poll_interval, clock=clock)
     return World(clock, providers, circuits, dispatcher, prober, poll_interval, poll_max_interval, jitter, changes)
 
 

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from sendmailproxy.circuits import State
+from sendmailproxy.probe import Prober
 from sendmailproxy.providers.base import Outcome, OutcomeKind
 
 FAST_POLL = 0.05  # the real thread wakes every poll/5 seconds
@@ -258,3 +259,17 @@ def test_a_probe_that_needs_an_operator_logs_an_error_saying_so_and_when_it_prob
     assert ("an operator must act" in record.getMessage()) is says_operator
     expected = world.poll_max_interval if says_operator else world.poll_interval
     assert record.next_probe_in_s == expected
+
+
+def test_a_round_of_slow_probes_is_not_taken_for_a_dead_prober(world_factory):
+    """Staleness allows two rounds of each provider's longest call (an SMTP probe waits on many commands)."""
+    world = world_factory("p1", "p2")
+    fast = world.prober.stale_after
+    for provider in world.providers.values():
+        provider.max_send_seconds = 24.0  # as SMTP states it: 12 command waits of a 2 s timeout
+
+    slow = Prober(world.circuits, list(world.providers.values()), poll_interval=world.poll_interval,
+                  clock=world.clock).stale_after
+
+    assert slow - fast == pytest.approx(2 * 2 * (24.0 - 1.0))
+    assert slow > 2 * 2 * 24.0
