@@ -89,9 +89,11 @@ class Idempotency:
             body = deliver(before_attempt)
         except _Taken as taken:
             return self._answer(where, taken.claim)
-        except NOTHING_SENT:
-            # Every circuit open (nothing was reserved), or no provider took it: a retry may send.
-            if owner is not None and self._quietly(self.store.release, where, owner):
+        except NOTHING_SENT as error:
+            if owner is None:  # every circuit open, so no attempt reserved the key
+                return self._answer_unsent(where, digest, error)
+            # No provider took it: a retry may send.
+            if self._quietly(self.store.release, where, owner):
                 _count("released", where)
             raise
         except SendError as error:  # rejected (422), or the outcome is unknown (502, 504): kept and replayed
@@ -121,6 +123,14 @@ class Idempotency:
                 _count("mismatch", where, level=logging.INFO)
                 raise IdempotencyKeyReusedError("This Idempotency-Key was already used for a different message; "
                                                 "use a new key for a new message.")
+
+    def _answer_unsent(self, where: str, digest: str, all_open: SendError) -> Response:
+        """Every circuit is open: a key an earlier request used still answers as it did; a new one gets the 503."""
+        claim = self._call(self.store.reserve, where, digest, "", self.lease, self.ttl)
+        if not isinstance(claim, Reserved):
+            return self._answer(where, claim)
+        self._quietly(self.store.release, where, claim.owner)  # a new key stays free for the retry
+        raise all_open
 
     def _keep(self, where: str, owner: str, status: int, payload: dict) -> None:
         # The client gets the true answer even if it cannot be kept: the record then stays in flight and

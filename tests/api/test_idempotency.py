@@ -158,14 +158,25 @@ def test_nothing_sent_anywhere_releases_the_key(keyed, providers):
     assert count("released") == released + 1
 
 
-def test_every_circuit_open_is_503_without_touching_the_key(app, keyed, providers):
+def test_every_circuit_open_still_replays_a_kept_answer_and_leaves_a_new_key_free(make_app, keyed, providers):
+    first = keyed()
     for provider in providers:
         provider.outcome = NOT_ACCEPTED
     keyed(key="trips-the-circuits")
+    calls = sum(len(provider.sent) for provider in providers)
+
+    again = keyed()
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert keyed(key="new-while-all-open").status_code == 503
+    assert nothing_sent_since(providers, calls)
+
     for provider in providers:
         provider.outcome = None
-    response = keyed()
-    assert response.status_code == 503 and nothing_sent_since(providers, 2)
+    fresh_worker = make_app()  # its circuits are closed; the store is the same
+    retry = fresh_worker.test_client().post("/email", json=MINIMAL,
+                                            headers={"X-API-KEY": KEY, "Idempotency-Key": "new-while-all-open"})
+    assert retry.status_code == 200 and "Idempotent-Replayed" not in retry.headers
 
 
 def test_after_a_release_the_retry_sends(make_app, providers, keyed):
