@@ -203,38 +203,16 @@ def assert_outcome(outcome, kind, message_id=None, reason=None, reason_has=None,
         assert retry_at - time.time() <= outcome.retry_after <= retry_at - NOW
 
 
-@pytest.mark.parametrize("status, answer, expected", [row[1:] for row in MAILGUN_ANSWERS],
-                         ids=[row[0] for row in MAILGUN_ANSWERS])
-def test_mailgun_answers(config, rsps, status, answer, expected):
-    rsps.post(URLS[MailgunProvider], status=status, **answer)
-    outcome = MailgunProvider(config).send(MESSAGE)
-    assert outcome.status == status
-    assert_outcome(outcome, **expected)
+ANSWERS = {MailgunProvider: MAILGUN_ANSWERS, SendGridProvider: SENDGRID_ANSWERS, SesProvider: SES_ANSWERS,
+           PostmarkProvider: POSTMARK_ANSWERS}
 
 
-@pytest.mark.parametrize("status, answer, expected", [row[1:] for row in SENDGRID_ANSWERS],
-                         ids=[row[0] for row in SENDGRID_ANSWERS])
-def test_sendgrid_answers(config, rsps, status, answer, expected):
-    rsps.post(URLS[SendGridProvider], status=status, **answer)
-    outcome = SendGridProvider(config).send(MESSAGE)
-    assert outcome.status == status
-    assert_outcome(outcome, **expected)
-
-
-@pytest.mark.parametrize("status, answer, expected", [row[1:] for row in SES_ANSWERS],
-                         ids=[row[0] for row in SES_ANSWERS])
-def test_ses_answers(config, rsps, status, answer, expected):
-    rsps.post(URLS[SesProvider], status=status, **answer)
-    outcome = SesProvider(config).send(MESSAGE)
-    assert outcome.status == status
-    assert_outcome(outcome, **expected)
-
-
-@pytest.mark.parametrize("status, answer, expected", [row[1:] for row in POSTMARK_ANSWERS],
-                         ids=[row[0] for row in POSTMARK_ANSWERS])
-def test_postmark_answers(config, rsps, status, answer, expected):
-    rsps.post(URLS[PostmarkProvider], status=status, **answer)
-    outcome = PostmarkProvider(config).send(MESSAGE)
+@pytest.mark.parametrize("provider_class, status, answer, expected",
+                         [(provider, *row[1:]) for provider, rows in ANSWERS.items() for row in rows],
+                         ids=[f"{provider.name}: {row[0]}" for provider, rows in ANSWERS.items() for row in rows])
+def test_each_providers_answers(config, rsps, provider_class, status, answer, expected):
+    rsps.post(URLS[provider_class], status=status, **answer)
+    outcome = provider_class(config).send(MESSAGE)
     assert outcome.status == status
     assert_outcome(outcome, **expected)
 
