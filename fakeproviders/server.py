@@ -34,6 +34,19 @@ class FaultError(ValueError):
     """A fault the control API was asked for but cannot apply."""
 
 
+def checked_mode(params: dict, fault_params: dict[str, set[str]], modes=None) -> str:
+    """The fault's mode, once it is one of `modes` (every mode in `fault_params` by default) and takes every
+    other parameter given."""
+    modes = tuple(fault_params) if modes is None else modes
+    mode = params.get("mode")
+    if mode not in modes:
+        raise FaultError(f"mode must be one of {', '.join(modes)}")
+    unknown = set(params) - {"mode"} - fault_params[mode]
+    if unknown:
+        raise FaultError(f"mode {mode} takes no {', '.join(sorted(unknown))}")
+    return mode
+
+
 @dataclass(frozen=True)
 class Fault:
     mode: str = "ok"
@@ -45,12 +58,7 @@ class Fault:
     @classmethod
     def parse(cls, params: dict, modes=tuple(FAULT_PARAMS), account_errors=()) -> "Fault":
         """Build a fault from the control API's JSON, refusing anything unknown or ill-typed."""
-        mode = params.get("mode")
-        if mode not in modes:
-            raise FaultError(f"mode must be one of {', '.join(modes)}")
-        unknown = set(params) - {"mode"} - FAULT_PARAMS[mode]
-        if unknown:
-            raise FaultError(f"mode {mode} takes no {', '.join(sorted(unknown))}")
+        mode = checked_mode(params, FAULT_PARAMS, modes)
         status = params.get("status")
         if mode == "status" and not (type(status) is int and 200 <= status <= 599):
             raise FaultError("status must be an integer from 200 to 599")

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from .server import FaultError
+from .server import FaultError, checked_mode
 
 PHASES = ("auth", "mail", "rcpt", "data", "final")  # where a `refuse` fault answers; final: the reply to the dot
 # Which parameters each mode takes besides "mode".
@@ -31,12 +31,7 @@ class SmtpFault:
     @classmethod
     def parse(cls, params: dict) -> "SmtpFault":
         """Build a fault from the control API's JSON, refusing anything unknown or ill-typed."""
-        mode = params.get("mode")
-        if mode not in FAULT_PARAMS:
-            raise FaultError(f"mode must be one of {', '.join(FAULT_PARAMS)}")
-        unknown = set(params) - {"mode"} - FAULT_PARAMS[mode]
-        if unknown:
-            raise FaultError(f"mode {mode} takes no {', '.join(sorted(unknown))}")
+        mode = checked_mode(params, FAULT_PARAMS)
         status, at, text = params.get("status"), params.get("at"), params.get("text")
         if mode in ("greeting", "refuse") and not (type(status) is int and 400 <= status <= 599):
             raise FaultError("status must be an integer from 400 to 599")
