@@ -1,0 +1,50 @@
+"""The one event format every provider's webhook is normalised to (swagger.yaml's `Event`)."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+# What happened to one message for one recipient (docs/events.md has every provider's mapping).
+TYPES = ("delivered", "bounced", "deferred", "dropped", "complained", "unsubscribed", "opened", "clicked")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event for one recipient. `suppresses` is internal: why this event puts the recipient on the
+    suppression list (bounced, complained, unsubscribed, dropped), or None; it is never shown to clients."""
+
+    id: str
+    type: str
+    provider: str
+    message_id: str | None
+    recipient: str
+    occurred_at: str  # RFC 3339, UTC, "Z"
+    reason: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict, hash=False)
+    tags: tuple[str, ...] = ()
+    suppresses: str | None = None
+
+    def to_json(self) -> dict:
+        """The Event as the feed and the push show it."""
+        return {"id": self.id, "type": self.type, "provider": self.provider, "message_id": self.message_id,
+                "recipient": self.recipient, "occurred_at": self.occurred_at, "reason": self.reason,
+                "metadata": dict(self.metadata), "tags": list(self.tags)}
+
+
+def event_id(provider: str, *dedupe_key: str) -> str:
+    """The relay's id for an event: a hash of the provider and its own dedupe key, so a provider's retry of the
+    same event gets the same id (and is stored once)."""
+    digest = hashlib.sha256("\x1f".join((provider, *dedupe_key)).encode()).hexdigest()
+    return "ev_" + digest[:32]
+
+
+def rfc3339(moment: datetime | float) -> str:
+    """A time as RFC 3339 UTC with microseconds dropped when zero: 2026-12-03T13:23:06Z."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}".rstrip("0")
+    return text + "Z"
