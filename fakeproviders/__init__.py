@@ -13,6 +13,4 @@ from .ses import SesApi
 from .smtp import SmtpApi
 
 DEFAULT_HOST = "127.0.0.1"
-FAKES = {api.name: api for api in (MailgunApi, SendGridApi)}
-FAKES.update({api.name: api for api in (SesApi, PostmarkApi)})
-FAKES.update({api.name: api for api in (SmtpApi,)})
+FAKES = {api.name: api for api in (MailgunApi, SendGridApi, SesApi, PostmarkApi, SmtpApi)}

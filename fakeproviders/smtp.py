@@ -23,7 +23,7 @@ from .smtp_server import FakeSmtp, authenticator
 
 NAME = "smtp"
 SCHEMES = {"starttls": "smtp", "implicit": "smtps", "none": "smtp+insecure"}  # --smtp-tls -> URL scheme
-TAG_HEADER = "X-Tag"  # the adapter's: sendmailproxy/providers/smtpmime.py
+TAG_HEADER = "X-Tag"  # the adapter's: sendmailproxy/providers/smtp.py
 _sequence = itertools.count(1)
 
 # Implicit TLS encrypts before the greeting, but aiosmtpd only counts STARTTLS as TLS when it warns.

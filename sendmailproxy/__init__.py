@@ -1,8 +1,6 @@
 """sendmailproxy: a JSON-over-HTTP email API that fails over between mail providers."""
 from __future__ import annotations
 
-__version__ = "1.0.0"  # first: modules imported below read it
-
 from typing import Sequence
 
 from flask import Flask
@@ -12,6 +10,7 @@ from sendmailproxy.errors import register_error_handlers
 from sendmailproxy.logconfig import configure_logging
 from sendmailproxy.providers.base import Provider
 from sendmailproxy.service import Service
+from sendmailproxy.version import __version__ as __version__  # re-exported: the package's release
 
 
 def create_app(config: Config | None = None, providers: Sequence[Provider] | None = None) -> Flask:

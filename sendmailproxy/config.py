@@ -1,7 +1,6 @@
 """The environment, read and validated once at start into one immutable Config."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import tempfile
@@ -93,11 +92,6 @@ class Config:
     def settings_of(self, provider: str) -> Any:
         """The settings of one listed provider."""
         return self.provider_settings[provider]
-
-    def with_settings(self, provider: str, **changes) -> "Config":
-        """A copy with some of one provider's settings changed (tests point adapters at local servers)."""
-        changed = dataclasses.replace(self.provider_settings[provider], **changes)
-        return dataclasses.replace(self, provider_settings={**self.provider_settings, provider: changed})
 
 
 def _store_url(env: EnvReader) -> str:

@@ -12,8 +12,8 @@ from sendmailproxy.config import Config
 from sendmailproxy.dispatch import Dispatcher
 from sendmailproxy.idempotency import Idempotency, build_idempotency
 from sendmailproxy.probe import Prober
-from sendmailproxy.providers import build_providers, common_limits
-from sendmailproxy.providers.base import Provider
+from sendmailproxy.providers import ADAPTERS, MockProvider, common_limits
+from sendmailproxy.providers.base import Provider, ProviderOptions
 from sendmailproxy.schemas import EmailSchema
 
 
@@ -39,6 +39,21 @@ class Service:
         schema = EmailSchema(limits=common_limits(config.providers))
         return cls(config, schema, circuits, Dispatcher(providers, circuits), prober,
                    build_idempotency(config, providers))
+
+
+def build_providers(config: Config) -> list[Provider]:
+    """One adapter per name in `config.providers`, in failover order; in-process mocks when `config.mock`."""
+    options = provider_options(config)
+    if config.mock:
+        return [MockProvider(name, options.timeout) for name in config.providers]
+    return [ADAPTERS[name](config.settings_of(name), options) for name in config.providers]
+
+
+def provider_options(config: Config) -> ProviderOptions:
+    """What every adapter of this worker shares."""
+    # One pooled connection per request thread, plus one for the prober thread that shares each adapter.
+    return ProviderOptions(timeout=config.provider_timeout, pool_size=config.threads + 1,
+                           poll_address=config.poll_address)
 
 
 def current_service() -> Service:

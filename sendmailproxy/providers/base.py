@@ -19,6 +19,11 @@ class OutcomeKind(enum.Enum):
     AMBIGUOUS = "ambiguous"  # the request may or may not have been taken: never re-send
 
 
+# Short names for the answer tables of the adapters.
+ACCEPTED, REJECTED = OutcomeKind.ACCEPTED, OutcomeKind.REJECTED
+NOT_ACCEPTED, AMBIGUOUS = OutcomeKind.NOT_ACCEPTED, OutcomeKind.AMBIGUOUS
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The result of one provider call. `reason` is safe to log and to show to the client."""
@@ -44,12 +49,21 @@ class Outcome:
         return self.kind in (OutcomeKind.NOT_ACCEPTED, OutcomeKind.AMBIGUOUS)
 
 
+@dataclass(frozen=True)
+class ProviderOptions:
+    """What every adapter is told besides its own settings: the same for all of them in one worker."""
+
+    timeout: float  # of each network wait (connect, read, each SMTP command): SMSP_PROVIDER_TIMEOUT
+    pool_size: int  # connections kept per adapter: one per thread that may send at once
+    poll_address: str  # the sender and recipient of probes: SMSP_POLL_MESSAGE_ADDRESS
+
+
 class Provider(abc.ABC):
     """A mail provider. `send` and `probe` never raise for provider trouble: they return an Outcome.
 
     A registered adapter also has `Settings`: a frozen dataclass with a classmethod
     `from_env(env: EnvReader, required: bool)` that reads its `SMSP_*` variables (required is False in mock
-    mode), and it is built as `Adapter(config)`, finding its settings with `config.settings_of(name)`.
+    mode), and it is built as `Adapter(settings, options)`: its own Settings and the shared ProviderOptions.
 
     `max_send_seconds` is the longest one `send` can take, every network wait included (HttpProvider: the
     connect and read timeouts; an adapter with more round trips states its own). An Idempotency-Key's lease

@@ -4,27 +4,23 @@ from __future__ import annotations
 import email.utils
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
 
 from sendmailproxy.envreader import EnvReader
 from sendmailproxy.message import Message
-from sendmailproxy.providers import http
-from sendmailproxy.providers.base import Outcome
+from sendmailproxy.providers.base import ACCEPTED, NOT_ACCEPTED, Outcome, ProviderOptions
+from sendmailproxy.providers.httpanswers import Rule, body_text, json_body, status_outcome
+from sendmailproxy.providers.httptransport import HttpProvider
 
-if TYPE_CHECKING:
-    from sendmailproxy.config import Config
-
-# Where Mailgun's text changes what its status means; every other answer follows http.STATUSES.
-SPECIAL_ANSWERS: dict[tuple[int, str], http.Rule] = {
+# Where Mailgun's text changes what its status means; every other answer follows httpanswers.STATUSES.
+SPECIAL_ANSWERS: dict[tuple[int, str], Rule] = {
     # A malformed path (a `/` in the domain, say) gets 200 and this page, and nothing is sent.
-    (200, "Magnificent API"): http.Rule(http.NOT_ACCEPTED,
-                                        "Mailgun answered 'Magnificent API': check the domain and base URL"),
+    (200, "Magnificent API"): Rule(NOT_ACCEPTED, "Mailgun answered 'Magnificent API': check the domain and base URL"),
     # Account or domain state (sandbox, unverified, disabled), not the caller's message.
-    (400, "is not allowed to send"): http.Rule(http.NOT_ACCEPTED, "the domain or account may not send",
-                                               operator_must_act=True),
+    (400, "is not allowed to send"): Rule(NOT_ACCEPTED, "the domain or account may not send", operator_must_act=True),
 }
 TRY_AGAIN = re.compile(r"try again after (.+? UTC)")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -32,13 +28,13 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 def classify(response: requests.Response) -> Outcome:
     """Map one Mailgun answer to exactly one outcome class."""
-    status, body = response.status_code, http.json_body(response)
+    status, body = response.status_code, json_body(response)
     text = body["message"] if isinstance(body, dict) and isinstance(body.get("message"), str) else ""
-    text = text or http.body_text(response)
+    text = text or body_text(response)
     if status == 200 and isinstance(body, dict) and body.get("id") and text.startswith("Queued"):
-        return Outcome(http.ACCEPTED, text, message_id=str(body["id"]), status=status)
+        return Outcome(ACCEPTED, text, message_id=str(body["id"]), status=status)
     rule = next((rule for (code, words), rule in SPECIAL_ANSWERS.items() if code == status and words in text), None)
-    return http.status_outcome(response, text, rule=rule, reset_at=_reset_at(text))
+    return status_outcome(response, text, rule=rule, reset_at=_reset_at(text))
 
 
 def _reset_at(text: str) -> float | None:
@@ -63,15 +59,14 @@ class MailgunSettings:
                    base_url=env.url("SMSP_MG_BASE_URL", cls.base_url))
 
 
-class MailgunProvider(http.HttpProvider):
+class MailgunProvider(HttpProvider):
     """Sends through Mailgun; probes with `o:testmode=yes` (accepted and billed, never delivered)."""
 
     name = "mailgun"
     Settings = MailgunSettings
 
-    def __init__(self, config: Config):
-        settings: MailgunSettings = config.settings_of(self.name)
-        super().__init__(config, settings.base_url, f"/v3/{settings.domain}/messages", settings.api_key)
+    def __init__(self, settings: MailgunSettings, options: ProviderOptions):
+        super().__init__(options, settings.base_url, f"/v3/{settings.domain}/messages", settings.api_key)
         self._domain = settings.domain
         self._session.auth = ("api", settings.api_key)
 

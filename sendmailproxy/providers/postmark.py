@@ -4,28 +4,26 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 
 from sendmailproxy.envreader import EnvReader
 from sendmailproxy.limits import Limits
 from sendmailproxy.message import Address, Message
-from sendmailproxy.providers import http
-from sendmailproxy.providers.base import Outcome
-
-if TYPE_CHECKING:
-    from sendmailproxy.config import Config
+from sendmailproxy.providers.base import ACCEPTED, NOT_ACCEPTED, REJECTED, Outcome, ProviderOptions
+from sendmailproxy.providers.httpanswers import Rule, body_text, json_body, status_outcome
+from sendmailproxy.providers.httptransport import HttpProvider
 
 # Postmark accepts mail to this address like any other and delivers it to no one.
 BLACKHOLE = "test@blackhole.postmarkapp.com"
 TOKEN_HEADER = "X-Postmark-Server-Token"
 
-R = http.Rule
-NA, REJ = http.NOT_ACCEPTED, http.REJECTED
+R = Rule
+NA, REJ = NOT_ACCEPTED, REJECTED
 BAD_TOKEN = R(NA, "credentials problem: the server token is missing or wrong", True)
 # Postmark's ErrorCodes (its API overview), by status: most account trouble is a 422 like the caller's errors.
-ANSWERS: dict[tuple[int, int], http.Rule] = {
+ANSWERS: dict[tuple[int, int], Rule] = {
     (401, 10): BAD_TOKEN,
     (422, 10): BAD_TOKEN,
     (422, 300): R(REJ, "Postmark found the email request invalid"),
@@ -50,22 +48,22 @@ UNKNOWN_400 = R(NA, "unknown Postmark error: nothing was accepted")  # an unknow
 
 def classify(response: requests.Response) -> Outcome:
     """Map one Postmark answer to exactly one outcome class: by status and ErrorCode, never status alone."""
-    status, body = response.status_code, http.json_body(response)
+    status, body = response.status_code, json_body(response)
     body = body if isinstance(body, dict) else {}
     code, text = body.get("ErrorCode"), body.get("Message")
-    text = text if isinstance(text, str) else http.body_text(response)
+    text = text if isinstance(text, str) else body_text(response)
     message_id = body.get("MessageID")
     # "Message accepted, but delivery may be delayed." comes with no ErrorCode at all.
     if status == 200 and (code is None or (type(code) is int and code == 0)) and isinstance(message_id, str) \
             and message_id:
-        return Outcome(http.ACCEPTED, text, message_id=message_id, status=status)
+        return Outcome(ACCEPTED, text, message_id=message_id, status=status)
     rule = ANSWERS.get((status, code)) if type(code) is int else None
     if status == 422 and code == 300 and "sender signature" in text.lower():
         rule = NOT_A_SENDER
     elif rule is None and status == 400:
         rule = UNKNOWN_400
     # A 200 that is not an acceptance (an ErrorCode, no MessageID) falls to the status class: ambiguous.
-    return http.status_outcome(response, f"ErrorCode {code}: {text}" if type(code) is int else text, rule=rule)
+    return status_outcome(response, f"ErrorCode {code}: {text}" if type(code) is int else text, rule=rule)
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ class PostmarkSettings:
                    message_stream=env.text("SMSP_PM_MESSAGE_STREAM", cls.message_stream) or cls.message_stream)
 
 
-class PostmarkProvider(http.HttpProvider):
+class PostmarkProvider(HttpProvider):
     """Sends through Postmark; probes by sending to its blackhole address (counted, never delivered)."""
 
     name = "postmark"
@@ -92,9 +90,8 @@ class PostmarkProvider(http.HttpProvider):
     # around it. 5 MB per body, and 50 addresses in each of To, Cc and Bcc.
     limits = Limits(content_bytes=7_000_000, body_bytes=5_000_000, recipients_per_field=50)
 
-    def __init__(self, config: Config):
-        settings: PostmarkSettings = config.settings_of(self.name)
-        super().__init__(config, settings.base_url, "/email", settings.server_token)
+    def __init__(self, settings: PostmarkSettings, options: ProviderOptions):
+        super().__init__(options, settings.base_url, "/email", settings.server_token)
         self._message_stream = settings.message_stream
         self._session.headers.update({TOKEN_HEADER: settings.server_token, "Content-Type": "application/json"})
 

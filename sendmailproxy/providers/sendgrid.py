@@ -3,33 +3,31 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 
 from sendmailproxy.envreader import EnvReader
 from sendmailproxy.message import Address, Attachment, Message
-from sendmailproxy.providers import http
-from sendmailproxy.providers.base import Outcome
-
-if TYPE_CHECKING:
-    from sendmailproxy.config import Config
+from sendmailproxy.providers.base import ACCEPTED, AMBIGUOUS, Outcome, ProviderOptions
+from sendmailproxy.providers.httpanswers import body_text, json_body, status_outcome
+from sendmailproxy.providers.httptransport import HttpProvider
 
 
 def classify(response: requests.Response) -> Outcome:
     """Map one SendGrid answer to exactly one outcome class (see SendGridProvider.send for a 200)."""
     if response.status_code in (200, 202):  # 202 queued; 200 is sandbox mode's "valid, not sent"
-        return Outcome(http.ACCEPTED, message_id=response.headers.get("X-Message-Id") or None,
+        return Outcome(ACCEPTED, message_id=response.headers.get("X-Message-Id") or None,
                        status=response.status_code)
-    return http.status_outcome(response, _error_text(response), reset_at=_reset_at(response))
+    return status_outcome(response, _error_text(response), reset_at=_reset_at(response))
 
 
 def _error_text(response: requests.Response) -> str:
     # Error bodies are {"errors": [{"message", "field", "help"}]}; anything else is shown as text.
-    body = http.json_body(response)
+    body = json_body(response)
     errors = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(errors, list):
-        return http.body_text(response)
+        return body_text(response)
     texts = []
     for error in errors:
         if isinstance(error, dict):
@@ -62,15 +60,14 @@ class SendGridSettings:
                    base_url=env.url("SMSP_SG_BASE_URL", cls.base_url))
 
 
-class SendGridProvider(http.HttpProvider):
+class SendGridProvider(HttpProvider):
     """Sends through SendGrid; probes in sandbox mode (validated, free, never delivered)."""
 
     name = "sendgrid"
     Settings = SendGridSettings
 
-    def __init__(self, config: Config):
-        settings: SendGridSettings = config.settings_of(self.name)
-        super().__init__(config, settings.base_url, "/v3/mail/send", settings.api_key)
+    def __init__(self, settings: SendGridSettings, options: ProviderOptions):
+        super().__init__(options, settings.base_url, "/v3/mail/send", settings.api_key)
         self._session.headers["Authorization"] = f"Bearer {settings.api_key}"
 
     def send(self, message: Message) -> Outcome:
@@ -79,7 +76,7 @@ class SendGridProvider(http.HttpProvider):
         # A 200 answers sandbox mode (probes) alone; to a real send it is a 2xx we cannot trust (a proxy's
         # page, say), so whether the message went is unknown.
         if outcome.status == 200:
-            return Outcome(http.AMBIGUOUS, "unexpected 200 to a real send (only sandbox mode answers 200)",
+            return Outcome(AMBIGUOUS, "unexpected 200 to a real send (only sandbox mode answers 200)",
                            status=200)
         return outcome
 

@@ -11,10 +11,8 @@ import base64
 import json
 import re
 from dataclasses import dataclass
-from email import policy
 from email.header import Header
-from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import botocore.session
 import requests
@@ -26,11 +24,10 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from sendmailproxy.envreader import EnvReader
 from sendmailproxy.limits import Limits
 from sendmailproxy.message import Attachment, Message
-from sendmailproxy.providers import http
-from sendmailproxy.providers.base import Outcome
-
-if TYPE_CHECKING:
-    from sendmailproxy.config import Config
+from sendmailproxy.providers import mime
+from sendmailproxy.providers.base import ACCEPTED, NOT_ACCEPTED, REJECTED, Outcome, ProviderOptions
+from sendmailproxy.providers.httpanswers import Rule, body_text, json_body, status_outcome
+from sendmailproxy.providers.httptransport import HttpProvider, UnsignedError
 
 SEND_PATH = "/v2/email/outbound-emails"
 SIGNING_NAME = "ses"
@@ -41,14 +38,12 @@ REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 TAG = r"^[A-Za-z0-9_-]{1,128}$"
 # What Content.Simple can carry (the sesv2 model); anything else goes as Content.Raw MIME.
 MAX_SIMPLE_HEADERS, MAX_SIMPLE_HEADER_VALUE, MAX_SIMPLE_HEADER_NAME, MAX_SIMPLE_CONTENT_TYPE = 15, 995, 126, 78
-# Raw MIME must be 7-bit with lines of at most 1000 characters: quoted-printable or base64 bodies, folded headers.
-MIME_POLICY = policy.SMTP.clone(cte_type="7bit")
 
-R = http.Rule
-NA, REJ = http.NOT_ACCEPTED, http.REJECTED
+R = Rule
+NA, REJ = NOT_ACCEPTED, REJECTED
 CREDENTIALS = "credentials problem: the AWS key is unknown, expired or may not call ses:SendEmail"
 # SES's own error codes (the sesv2 model's SendEmail errors, plus AWS's common authentication errors), by status.
-ANSWERS: dict[tuple[int, str], http.Rule] = {
+ANSWERS: dict[tuple[int, str], Rule] = {
     (400, "BadRequestException"): R(REJ, "SES found the request invalid"),
     (400, "MessageRejected"): R(REJ, "SES rejected the message's content"),
     (400, "MailFromDomainNotVerifiedException"): R(NA, "the MAIL FROM domain is not verified in SES", True),
@@ -72,16 +67,16 @@ UNKNOWN_400 = R(NA, "unknown SES error: nothing was accepted")  # an unknown 400
 
 def classify(response: requests.Response) -> Outcome:
     """Map one SES answer to exactly one outcome class: by status and SES's error code, never status alone."""
-    status, body = response.status_code, http.json_body(response)
+    status, body = response.status_code, json_body(response)
     if status == 200 and isinstance(body, dict) and isinstance(body.get("MessageId"), str) and body["MessageId"]:
-        return Outcome(http.ACCEPTED, message_id=body["MessageId"], status=status)
+        return Outcome(ACCEPTED, message_id=body["MessageId"], status=status)
     code, text = _error(response, body)
     rule = ANSWERS.get((status, code))
     if code == "MessageRejected" and "not verified" in text:
         rule = NOT_VERIFIED
     elif rule is None and status == 400:
         rule = UNKNOWN_400
-    return http.status_outcome(response, f"{code}: {text}" if code else text, rule=rule)
+    return status_outcome(response, f"{code}: {text}" if code else text, rule=rule)
 
 
 def _error(response: requests.Response, body: Any) -> tuple[str, str]:
@@ -91,7 +86,7 @@ def _error(response: requests.Response, body: Any) -> tuple[str, str]:
     code = response.headers.get("x-amzn-ErrorType") or body.get("code") or body.get("Code") or body.get("__type")
     code = str(code).split(":", 1)[0].rsplit("#", 1)[-1] if code else ""
     text = body.get("message") or body.get("Message")
-    return code, text if isinstance(text, str) else http.body_text(response)
+    return code, text if isinstance(text, str) else body_text(response)
 
 
 @dataclass(frozen=True)
@@ -111,7 +106,7 @@ class SesSettings:
                    configuration_set=env.text("SMSP_SES_CONFIGURATION_SET"))
 
 
-class SesProvider(http.HttpProvider):
+class SesProvider(HttpProvider):
     """Sends through Amazon SES v2; probes by sending to the mailbox simulator (billed, never delivered)."""
 
     name = "ses"
@@ -119,9 +114,8 @@ class SesProvider(http.HttpProvider):
     # 50 recipients per message; message tags take only letters, digits, _ and -.
     limits = Limits(recipients=50, tag_rules=((TAG, "SES takes only letters, digits, _ and - in tags"),))
 
-    def __init__(self, config: Config):
-        settings: SesSettings = config.settings_of(self.name)
-        super().__init__(config, settings.base_url, SEND_PATH, secret="")  # the AWS secret is never in a reason
+    def __init__(self, settings: SesSettings, options: ProviderOptions):
+        super().__init__(options, settings.base_url, SEND_PATH, secret="")  # the AWS secret is never in a reason
         self._region = settings.region
         self._configuration_set = settings.configuration_set
         self._credentials: Credentials | None = None  # found on first use, then refreshed by botocore
@@ -143,7 +137,7 @@ class SesProvider(http.HttpProvider):
             if message.reply_to:
                 payload["ReplyToAddresses"] = [str(message.reply_to)]
         else:  # Reply-To travels in the MIME headers; Bcc only in Destination
-            payload["Content"] = {"Raw": {"Data": base64.b64encode(_mime(message)).decode("ascii")}}
+            payload["Content"] = {"Raw": {"Data": base64.b64encode(mime.render(message)).decode("ascii")}}
         if message.tags:  # by position, so a configuration set can name its dimensions once: tag1, tag2, tag3
             payload["EmailTags"] = [{"Name": f"tag{n}", "Value": tag} for n, tag in enumerate(message.tags, 1)]
         if self._configuration_set:
@@ -156,7 +150,7 @@ class SesProvider(http.HttpProvider):
         try:
             credentials = self._frozen_credentials()
         except (BotoCoreError, ClientError, RuntimeError) as error:  # RuntimeError: refreshed, still expired
-            raise http.UnsignedError(f"AWS credentials: {type(error).__name__}: {error}") from error
+            raise UnsignedError(f"AWS credentials: {type(error).__name__}: {error}") from error
         signed = AWSRequest(method=prepared.method, url=prepared.url, data=prepared.body,
                             headers={"Content-Type": prepared.headers["Content-Type"]})
         SigV4Auth(credentials, SIGNING_NAME, self._region).add_auth(signed)
@@ -201,25 +195,3 @@ def _attachment(attachment: Attachment) -> dict[str, str]:
             "ContentDisposition": "ATTACHMENT",
             "RawContent": base64.b64encode(attachment.content).decode("ascii")}
 
-
-def _mime(message: Message) -> bytes:
-    """The message as 7-bit MIME, for what Content.Simple cannot carry (more than 15 headers, say)."""
-    mime = EmailMessage(policy=MIME_POLICY)
-    mime["From"] = str(message.sender)
-    mime["To"] = ", ".join(map(str, message.to))
-    if message.cc:
-        mime["Cc"] = ", ".join(map(str, message.cc))
-    if message.reply_to:
-        mime["Reply-To"] = str(message.reply_to)
-    mime["Subject"] = message.subject
-    for name, value in message.headers:
-        mime[name] = value
-    bodies = [(text, subtype) for text, subtype in ((message.text, "plain"), (message.html, "html")) if text]
-    mime.set_content(bodies[0][0], subtype=bodies[0][1])
-    for text, subtype in bodies[1:]:
-        mime.add_alternative(text, subtype=subtype)
-    for attachment in message.attachments:
-        content_type = MIME_POLICY.header_factory("Content-Type", attachment.content_type)
-        mime.add_attachment(attachment.content, content_type.maintype, content_type.subtype,
-                            filename=attachment.filename, params=dict(content_type.params))
-    return mime.as_bytes()

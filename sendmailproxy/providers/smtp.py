@@ -11,18 +11,16 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from sendmailproxy.envreader import EnvReader
 from sendmailproxy.message import Message
-from sendmailproxy.providers import smtpmime
-from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
-from sendmailproxy.providers.smtpsession import (Phase, RecipientsRefusedError, RefusedError, Relay, Session,
-                                                 expect, failed, is_timeout, refused)
-
-if TYPE_CHECKING:
-    from sendmailproxy.config import Config
+from sendmailproxy.providers import mime
+from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider, ProviderOptions
+from sendmailproxy.providers.reasons import redact
+from sendmailproxy.providers.smtpreplies import failed, is_timeout, recipients_refused, refused
+from sendmailproxy.providers.smtpsession import Phase, RecipientsRefusedError, RefusedError, Relay, Session, expect
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +32,7 @@ IDLE_TTL_S = 60
 # EHLO again, AUTH, MAIL, a few RCPTs, DATA and the final reply. Its product is this adapter's max_send_seconds.
 SEND_WAITS = 12
 STALE = Outcome(OutcomeKind.NOT_ACCEPTED, "a pooled connection had gone stale")  # never leaves this module
+TAG_HEADER = "X-Tag"  # one header per tag, as Mailgun's SMTP interface takes X-Mailgun-Tag
 
 
 @dataclass(frozen=True)
@@ -80,15 +79,14 @@ class SmtpProvider(Provider):
     name = "smtp"
     Settings = SmtpSettings
 
-    def __init__(self, config: Config):
-        settings: SmtpSettings = config.settings_of(self.name)
+    def __init__(self, settings: SmtpSettings, options: ProviderOptions):
         # Verified against the system store (or SSL_CERT_FILE): smtplib's own default verifies nothing.
         tls = ssl.create_default_context() if settings.security != "none" else None
         self._relay = Relay(settings.host, settings.port, settings.security, settings.user, settings.password,
-                            settings.helo or socket.getfqdn(), config.provider_timeout, tls)
-        self._poll_address = config.poll_address
+                            settings.helo or socket.getfqdn(), options.timeout, tls)
+        self._poll_address = options.poll_address
         self._pool = threading.local()  # this thread's idle connection: never shared, made after the fork
-        self.max_send_seconds = SEND_WAITS * config.provider_timeout
+        self.max_send_seconds = SEND_WAITS * options.timeout
         if settings.security == "none":
             log.warning("SMSP_SMTP_URL is smtp+insecure: messages and credentials cross the network unencrypted",
                         extra={"provider": self.name})
@@ -98,9 +96,9 @@ class SmtpProvider(Provider):
 
     def send(self, message: Message) -> Outcome:
         """Send a real message; its Message-ID is the id we answer with."""
-        message_id = smtpmime.message_id(message)
-        content = smtpmime.render(message, message_id)
-        recipients = smtpmime.envelope_recipients(message)
+        message_id = mime.new_message_id(message)
+        content = mime.render(message, message_id=message_id, tag_header=TAG_HEADER)
+        recipients = envelope_recipients(message)
 
         def transaction(session: Session) -> Outcome:
             self._envelope(session, message.sender.email, recipients, len(content))
@@ -182,7 +180,7 @@ class SmtpProvider(Provider):
                 session.open()
             outcome = transaction(session)
         except RecipientsRefusedError as refusal:
-            outcome = refusal.outcome()
+            outcome = recipients_refused(refusal.refusals)
         except RefusedError as refusal:
             # A pooled connection the relay closed meanwhile fails at RSET or MAIL, when provably nothing was sent.
             if reused and session.phase in (Phase.RSET, Phase.MAIL) and refusal.code == 421:
@@ -192,12 +190,11 @@ class SmtpProvider(Provider):
             if reused and session.phase in (Phase.RSET, Phase.MAIL) and not is_timeout(error):
                 return STALE
             outcome = failed(session.phase, error)
-        return self._redacted(outcome)
-
-    def _redacted(self, outcome: Outcome) -> Outcome:
         # A relay could echo the password back (in an AUTH error, say); it must never reach a log or a client.
-        secret = self._relay.password
-        if secret and secret in outcome.reason:
-            return dataclasses.replace(outcome, reason=outcome.reason.replace(secret, "[redacted]"))
-        return outcome
+        return redact(outcome, self._relay.password)
+
+
+def envelope_recipients(message: Message) -> list[str]:
+    """Every address the relay must deliver to: To, Cc and Bcc."""
+    return [address.email for address in (*message.to, *message.cc, *message.bcc)]
 

@@ -18,7 +18,6 @@ import responses
 
 from sendmailproxy import create_app
 from sendmailproxy.config import Config
-from sendmailproxy.providers import MailgunProvider, SendGridProvider
 from sendmailproxy.providers.mailgun import MailgunSettings
 from sendmailproxy.providers.sendgrid import SendGridSettings
 from tests.api.support import KEY, MINIMAL
@@ -90,7 +89,7 @@ def app():
     config = Config(api_keys=(KEY,), poll_address="probe@example.com", poll_interval=60.0, provider_settings={
         "mailgun": MailgunSettings(domain="mg.example.com", api_key="mg-key"),
         "sendgrid": SendGridSettings(api_key="sg-key")})
-    app = create_app(config, [MailgunProvider(config), SendGridProvider(config)])
+    app = create_app(config)  # the real Mailgun and SendGrid adapters, built from the config
     yield app
     app.extensions["sendmailproxy"].prober.stop()
 

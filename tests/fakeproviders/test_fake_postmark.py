@@ -3,7 +3,8 @@
 import pytest
 
 from sendmailproxy.config import Config
-from sendmailproxy.providers import OutcomeKind, PostmarkProvider
+from sendmailproxy.providers import OutcomeKind
+from sendmailproxy.service import build_providers
 from tests.providers.conftest import MESSAGES
 
 pytestmark = pytest.mark.functional  # each module starts the fake as a subprocess
@@ -98,7 +99,7 @@ def test_a_403_fault_is_the_security_layers_html(fake, postmark, postmark_payloa
 def test_the_adapter_sends_every_message_of_the_table_and_the_probe_through_the_fake(fake):
     config = Config.from_env({**fake.service_env(), "SMSP_API_KEY": "k", "SMSP_PROVIDERS": "postmark",
                               "SMSP_POLL_MESSAGE_ADDRESS": "probe@example.com"})
-    provider = PostmarkProvider(config)
+    [provider] = build_providers(config)
 
     outcomes = {case: provider.send(message) for case, message in MESSAGES.items()}
 

@@ -6,7 +6,8 @@ from email.message import EmailMessage
 import pytest
 
 from sendmailproxy.config import Config
-from sendmailproxy.providers import OutcomeKind, SesProvider
+from sendmailproxy.providers import OutcomeKind
+from sendmailproxy.service import build_providers
 from tests.providers.conftest import MESSAGES
 
 pytestmark = pytest.mark.functional  # each module starts the fake as a subprocess
@@ -122,7 +123,7 @@ def test_the_adapter_sends_every_message_of_the_table_and_the_probe_through_the_
             monkeypatch.setenv(name, value)
     config = Config.from_env({**fake.service_env(), "SMSP_API_KEY": "k", "SMSP_PROVIDERS": "ses",
                               "SMSP_POLL_MESSAGE_ADDRESS": "probe@example.com"})
-    provider = SesProvider(config)
+    [provider] = build_providers(config)
 
     outcomes = {case: provider.send(message) for case, message in MESSAGES.items()}
 

@@ -1,17 +1,26 @@
-"""Fixtures for the provider adapters: a config, a hermetic environment, and the table of messages to send."""
+"""Fixtures for the provider adapters: their settings and options, a hermetic environment, the messages to send."""
+import dataclasses
 import os
 
 import pytest
 import responses
 
-from sendmailproxy.config import Config
 from sendmailproxy.message import Address, Attachment, Message
+from sendmailproxy.providers import Provider, ProviderOptions
 from sendmailproxy.providers.mailgun import MailgunSettings
 from sendmailproxy.providers.postmark import PostmarkSettings
 from sendmailproxy.providers.sendgrid import SendGridSettings
 from sendmailproxy.providers.ses import SesSettings
 
 AWS_KEY_ID, AWS_SECRET = "AKIAEXAMPLE000000001", "aws-SECRET-wJalrXUtnFEMI-K7MDENG"
+# Every real HTTP adapter's settings, and the options a worker with 4 threads gives each adapter.
+SETTINGS = {
+    "mailgun": MailgunSettings(domain="mg.example.com", api_key="key-mg-SECRET-0123456789"),
+    "sendgrid": SendGridSettings(api_key="SG.sg-SECRET-abcdefghij"),
+    "ses": SesSettings(region="eu-west-1", base_url="https://email.eu-west-1.amazonaws.com"),
+    "postmark": PostmarkSettings(server_token="pm-SECRET-0123-4567-89ab"),
+}
+OPTIONS = ProviderOptions(timeout=2.0, pool_size=5, poll_address="probe@example.com")
 
 ANN = Address("ann@example.com")
 BOB = Address("bob@example.com", "Bob Jones")
@@ -82,21 +91,9 @@ def hermetic_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
 
 
-@pytest.fixture
-def config():
-    """A complete config for every real adapter."""
-    return Config(
-        api_keys=("client-key",),
-        provider_settings={
-            "mailgun": MailgunSettings(domain="mg.example.com", api_key="key-mg-SECRET-0123456789"),
-            "sendgrid": SendGridSettings(api_key="SG.sg-SECRET-abcdefghij"),
-            "ses": SesSettings(region="eu-west-1", base_url="https://email.eu-west-1.amazonaws.com"),
-            "postmark": PostmarkSettings(server_token="pm-SECRET-0123-4567-89ab"),
-        },
-        poll_address="probe@example.com",
-        provider_timeout=2.0,
-        threads=4,
-    )
+def adapter(provider_class: type[Provider], options: ProviderOptions = OPTIONS, **changes) -> Provider:
+    """An adapter built from its provider's SETTINGS, with `changes` to them."""
+    return provider_class(dataclasses.replace(SETTINGS[provider_class.name], **changes), options)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from sendmailproxy.message import Address, Message
 from sendmailproxy.providers import MailgunProvider, OutcomeKind, PostmarkProvider, SendGridProvider, SesProvider
+from tests.providers.conftest import OPTIONS, SETTINGS, adapter
 
 ACCEPTED, REJECTED = OutcomeKind.ACCEPTED, OutcomeKind.REJECTED
 NOT_ACCEPTED, AMBIGUOUS = OutcomeKind.NOT_ACCEPTED, OutcomeKind.AMBIGUOUS
@@ -210,9 +211,9 @@ ANSWERS = {MailgunProvider: MAILGUN_ANSWERS, SendGridProvider: SENDGRID_ANSWERS,
 @pytest.mark.parametrize("provider_class, status, answer, expected",
                          [(provider, *row[1:]) for provider, rows in ANSWERS.items() for row in rows],
                          ids=[f"{provider.name}: {row[0]}" for provider, rows in ANSWERS.items() for row in rows])
-def test_each_providers_answers(config, rsps, provider_class, status, answer, expected):
+def test_each_providers_answers(rsps, provider_class, status, answer, expected):
     rsps.post(URLS[provider_class], status=status, **answer)
-    outcome = provider_class(config).send(MESSAGE)
+    outcome = adapter(provider_class).send(MESSAGE)
     assert outcome.status == status
     assert_outcome(outcome, **expected)
 
@@ -253,9 +254,9 @@ TRANSPORT_FAILURES = [
 @pytest.mark.parametrize("provider_class", PROVIDERS)
 @pytest.mark.parametrize("error, kind, timed_out", [row[1:] for row in TRANSPORT_FAILURES],
                          ids=[row[0] for row in TRANSPORT_FAILURES])
-def test_transport_failures(config, rsps, provider_class, error, kind, timed_out):
+def test_transport_failures(rsps, provider_class, error, kind, timed_out):
     rsps.post(URLS[provider_class], body=error)
-    outcome = provider_class(config).send(MESSAGE)
+    outcome = adapter(provider_class).send(MESSAGE)
     assert (outcome.kind, outcome.timed_out, outcome.status) == (kind, timed_out, None), outcome.reason
 
 
@@ -265,22 +266,19 @@ def closed_port():
         return sock.getsockname()[1]
 
 
-def on_local_server(config, port):
-    url = f"http://127.0.0.1:{port}"
-    config = dataclasses.replace(config, provider_timeout=0.3)
-    for provider_class in PROVIDERS:
-        config = config.with_settings(provider_class.name, base_url=url)
-    return [provider_class(config) for provider_class in PROVIDERS]
+def on_local_server(port):
+    options = dataclasses.replace(OPTIONS, timeout=0.3)
+    return [adapter(provider_class, options, base_url=f"http://127.0.0.1:{port}") for provider_class in PROVIDERS]
 
 
-def test_a_real_refused_connection_is_not_accepted(config):
-    for provider in on_local_server(config, closed_port()):
+def test_a_real_refused_connection_is_not_accepted():
+    for provider in on_local_server(closed_port()):
         outcome = provider.send(MESSAGE)
         assert outcome.kind is NOT_ACCEPTED, outcome.reason
 
 
 @pytest.mark.parametrize("server_does, kind, timed_out", [("reset", AMBIGUOUS, False), ("hang", AMBIGUOUS, True)])
-def test_a_real_failure_after_sending_is_ambiguous(config, server_does, kind, timed_out):
+def test_a_real_failure_after_sending_is_ambiguous(server_does, kind, timed_out):
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
@@ -298,7 +296,7 @@ def test_a_real_failure_after_sending_is_ambiguous(config, server_does, kind, ti
 
         thread = threading.Thread(target=serve)
         thread.start()
-        outcomes = [provider.send(MESSAGE) for provider in on_local_server(config, server.getsockname()[1])]
+        outcomes = [provider.send(MESSAGE) for provider in on_local_server(server.getsockname()[1])]
         done.set()
         thread.join()
     assert [(o.kind, o.timed_out) for o in outcomes] == [(kind, timed_out)] * len(PROVIDERS), outcomes
@@ -306,14 +304,14 @@ def test_a_real_failure_after_sending_is_ambiguous(config, server_does, kind, ti
 
 @pytest.mark.parametrize("provider_class, secret", [(MailgunProvider, "api_key"), (SendGridProvider, "api_key"),
                                                     (PostmarkProvider, "server_token")])
-def test_secrets_never_reach_reasons_or_reprs(config, rsps, provider_class, secret):
-    key = getattr(config.settings_of(provider_class.name), secret)
+def test_secrets_never_reach_reasons_or_reprs(rsps, provider_class, secret):
+    key = getattr(SETTINGS[provider_class.name], secret)
     echo = {"message": f"bad key {key}", "Message": f"bad key {key}",
             "errors": [{"message": f"bad key {key}", "field": None}]}
     rsps.post(URLS[provider_class], status=401, json=echo)
     rsps.post(URLS[provider_class], status=400, json=echo)
     rsps.post(URLS[provider_class], body=requests.ConnectionError(f"proxy said {key}"))
-    provider = provider_class(config)
+    provider = adapter(provider_class)
 
     seen = repr([provider.send(MESSAGE) for _ in range(3)] + [provider, str(provider)])
 
@@ -321,7 +319,7 @@ def test_secrets_never_reach_reasons_or_reprs(config, rsps, provider_class, secr
     assert key not in seen
 
 
-def test_the_message_is_unchanged_after_every_adapter_built_from_it(config, rsps, message):
+def test_the_message_is_unchanged_after_every_adapter_built_from_it(rsps, message):
     original = copy.deepcopy(message)
     rsps.post(URLS[MailgunProvider], json={"id": "<x>", "message": "Queued."})
     rsps.post(URLS[SendGridProvider], status=202)
@@ -329,7 +327,7 @@ def test_the_message_is_unchanged_after_every_adapter_built_from_it(config, rsps
     rsps.post(URLS[PostmarkProvider], json={"MessageID": "x", "ErrorCode": 0})
 
     for provider_class in PROVIDERS:
-        assert provider_class(config).send(message).kind is ACCEPTED
+        assert adapter(provider_class).send(message).kind is ACCEPTED
 
     assert message == original
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -361,13 +359,13 @@ class CountingServer(http.server.ThreadingHTTPServer):
 
 
 @pytest.mark.parametrize("answer, timed_out", [("500", False), ("hang", True)])
-def test_an_ambiguous_failure_is_sent_exactly_once(config, answer, timed_out):
+def test_an_ambiguous_failure_is_sent_exactly_once(answer, timed_out):
     # A real server, so that any retry below the adapter (urllib3's, or an SDK's) would reach it and be counted.
     with CountingServer(answer) as server:
         thread = threading.Thread(target=server.serve_forever)
         thread.start()
         try:
-            for provider in on_local_server(config, server.server_address[1]):
+            for provider in on_local_server(server.server_address[1]):
                 before = server.posts
                 outcome = provider.send(MESSAGE)
                 assert (outcome.kind, outcome.timed_out) == (AMBIGUOUS, timed_out), outcome.reason

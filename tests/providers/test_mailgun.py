@@ -8,7 +8,8 @@ from responses import matchers
 
 from sendmailproxy.message import Address, Attachment, Message
 from sendmailproxy.providers import MailgunProvider, Outcome, OutcomeKind
-from sendmailproxy.providers.http import USER_AGENT
+from sendmailproxy.providers.httptransport import USER_AGENT
+from tests.providers.conftest import OPTIONS, SETTINGS, adapter
 
 URL = "https://api.mailgun.net/v3/mg.example.com/messages"
 QUEUED = {"id": "<20250101120000.1.ABC@mg.example.com>", "message": "Queued. Thank you."}
@@ -72,24 +73,24 @@ def form_matcher(fields, files):
     return match
 
 
-def headers_matcher(config):
-    basic = base64.b64encode(f"api:{config.settings_of('mailgun').api_key}".encode()).decode()
+def headers_matcher():
+    basic = base64.b64encode(f"api:{SETTINGS['mailgun'].api_key}".encode()).decode()
     return matchers.header_matcher(
         {"Authorization": f"Basic {basic}", "Accept": "application/json", "User-Agent": USER_AGENT},
         strict_match=False,
     )
 
 
-def test_send_posts_exactly_the_message(case, message, config, rsps):
+def test_send_posts_exactly_the_message(case, message, rsps):
     files = [("attachment", a.filename, a.content_type, a.content) for a in message.attachments]
-    rsps.post(URL, json=QUEUED, match=[headers_matcher(config), form_matcher(EXPECTED_FIELDS[case], files)])
+    rsps.post(URL, json=QUEUED, match=[headers_matcher(), form_matcher(EXPECTED_FIELDS[case], files)])
 
-    outcome = MailgunProvider(config).send(message)
+    outcome = adapter(MailgunProvider).send(message)
 
     assert outcome == Outcome(OutcomeKind.ACCEPTED, "Queued. Thank you.", message_id=QUEUED["id"], status=200)
 
 
-def test_binary_attachment_arrives_byte_for_byte(config, rsps):
+def test_binary_attachment_arrives_byte_for_byte(rsps):
     content = bytes(range(256)) + b"\xff\xfe\x00\r\n--"
     image = Attachment("pixel.bin", "application/octet-stream", content)
     message = Message(sender=Address("a@example.com"), to=(Address("b@example.com"),), subject="s", text="t",
@@ -98,21 +99,21 @@ def test_binary_attachment_arrives_byte_for_byte(config, rsps):
     fields = [("from", "a@example.com"), ("to", "b@example.com"), ("subject", "s"), ("text", "t")]
     rsps.post(URL, json=QUEUED, match=[form_matcher(fields, files)])
 
-    assert MailgunProvider(config).send(message).kind is OutcomeKind.ACCEPTED
+    assert adapter(MailgunProvider).send(message).kind is OutcomeKind.ACCEPTED
 
 
-def test_probe_sends_the_poll_message_in_test_mode(config, rsps):
+def test_probe_sends_the_poll_message_in_test_mode(rsps):
     fields = [("from", "probe@example.com"), ("to", "probe@example.com"), ("subject", "sendmailproxy probe"),
               ("text", "Circuit probe from sendmailproxy. Sent in the provider's test mode; not delivered."),
               ("o:testmode", "yes")]
-    rsps.post(URL, json=QUEUED, match=[headers_matcher(config), form_matcher(fields, [])])
+    rsps.post(URL, json=QUEUED, match=[headers_matcher(), form_matcher(fields, [])])
 
-    assert MailgunProvider(config).probe().kind is OutcomeKind.ACCEPTED
+    assert adapter(MailgunProvider).probe().kind is OutcomeKind.ACCEPTED
 
 
-def test_every_call_has_the_timeouts_and_no_environment_lookups(config, rsps):
+def test_every_call_has_the_timeouts_and_no_environment_lookups(rsps):
     rsps.post(URL, json=QUEUED)
-    provider = MailgunProvider(config)
+    provider = adapter(MailgunProvider)
 
     provider.send(Message(sender=Address("a@example.com"), to=(Address("b@example.com"),), subject="s", text="t"))
 
@@ -122,17 +123,17 @@ def test_every_call_has_the_timeouts_and_no_environment_lookups(config, rsps):
     assert provider._session.trust_env is False
 
 
-def test_pool_holds_a_connection_per_thread_and_never_retries(config):
-    adapter = MailgunProvider(config)._session.get_adapter(URL)
+def test_pool_holds_a_connection_per_thread_and_never_retries():
+    pool = adapter(MailgunProvider)._session.get_adapter(URL)
 
-    assert (adapter._pool_connections, adapter._pool_maxsize) == (1, config.threads + 1)
-    assert adapter.max_retries.total == 0
+    assert (pool._pool_connections, pool._pool_maxsize) == (1, OPTIONS.pool_size)
+    assert pool.max_retries.total == 0
 
 
-def test_proxy_and_ca_bundle_from_the_environment_are_read_once_at_construction(config, rsps, monkeypatch):
+def test_proxy_and_ca_bundle_from_the_environment_are_read_once_at_construction(rsps, monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://egress.internal:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
-    provider = MailgunProvider(config)
+    provider = adapter(MailgunProvider)
     monkeypatch.delenv("HTTPS_PROXY")  # later changes are not looked up per request
     rsps.post(URL, json=QUEUED)
 
@@ -144,13 +145,13 @@ def test_proxy_and_ca_bundle_from_the_environment_are_read_once_at_construction(
 
 
 @pytest.mark.parametrize("no_proxy", ["api.mailgun.net", ".mailgun.net", "*"])
-def test_no_proxy_covering_the_host_means_no_proxy(config, monkeypatch, no_proxy):
+def test_no_proxy_covering_the_host_means_no_proxy(monkeypatch, no_proxy):
     monkeypatch.setenv("HTTPS_PROXY", "http://egress.internal:3128")
     monkeypatch.setenv("NO_PROXY", no_proxy)
 
-    assert MailgunProvider(config)._session.proxies == {}
+    assert adapter(MailgunProvider)._session.proxies == {}
 
 
-def test_repr_names_the_domain_not_the_key(config):
+def test_repr_names_the_domain_not_the_key():
     expected = "MailgunProvider(base_url='https://api.mailgun.net', domain='mg.example.com')"
-    assert repr(MailgunProvider(config)) == expected
+    assert repr(adapter(MailgunProvider)) == expected

@@ -7,7 +7,8 @@ from responses import matchers
 
 from sendmailproxy.message import Address, Message
 from sendmailproxy.providers import Outcome, OutcomeKind, PostmarkProvider
-from sendmailproxy.providers.http import USER_AGENT
+from sendmailproxy.providers.httptransport import USER_AGENT
+from tests.providers.conftest import SETTINGS, adapter
 from tests.postmark_spec import send_email_validator
 
 URL = "https://api.postmarkapp.com/email"
@@ -53,50 +54,49 @@ def schema_validator():
     return send_email_validator()
 
 
-def headers_matcher(config):
+def headers_matcher():
     return matchers.header_matcher(
-        {"X-Postmark-Server-Token": config.settings_of("postmark").server_token, "Content-Type": "application/json",
+        {"X-Postmark-Server-Token": SETTINGS["postmark"].server_token, "Content-Type": "application/json",
          "Accept": "application/json", "User-Agent": USER_AGENT},
         strict_match=False,
     )
 
 
-def test_send_posts_exactly_the_message(case, message, config, rsps, schema_validator):
+def test_send_posts_exactly_the_message(case, message, rsps, schema_validator):
     expected = dict(EXPECTED[case])
     if message.attachments:
         expected["Attachments"] = [{"Name": a.filename, "Content": base64.b64encode(a.content).decode(),
                                     "ContentType": a.content_type} for a in message.attachments]
-    rsps.post(URL, json=OK, match=[headers_matcher(config), matchers.json_params_matcher(expected)])
+    rsps.post(URL, json=OK, match=[headers_matcher(), matchers.json_params_matcher(expected)])
 
-    outcome = PostmarkProvider(config).send(message)
+    outcome = adapter(PostmarkProvider).send(message)
 
     assert outcome == Outcome(OutcomeKind.ACCEPTED, "OK", message_id=OK["MessageID"], status=200)
     schema_validator.validate(json.loads(rsps.calls[0].request.body))
 
 
-def test_probe_sends_the_poll_message_to_the_blackhole(config, rsps, schema_validator):
+def test_probe_sends_the_poll_message_to_the_blackhole(rsps, schema_validator):
     expected = mail("sendmailproxy probe",
                     "Circuit probe from sendmailproxy. Sent in the provider's test mode; not delivered.",
                     to="test@blackhole.postmarkapp.com", sender="probe@example.com")
-    rsps.post(URL, json=OK, match=[headers_matcher(config), matchers.json_params_matcher(expected)])
+    rsps.post(URL, json=OK, match=[headers_matcher(), matchers.json_params_matcher(expected)])
 
-    assert PostmarkProvider(config).probe().kind is OutcomeKind.ACCEPTED
+    assert adapter(PostmarkProvider).probe().kind is OutcomeKind.ACCEPTED
     schema_validator.validate(json.loads(rsps.calls[0].request.body))
 
 
-def test_the_message_stream_is_the_configured_one(config, rsps):
-    config = config.with_settings("postmark", message_stream="broadcast")
+def test_the_message_stream_is_the_configured_one(rsps):
     rsps.post(URL, json=OK)
 
-    PostmarkProvider(config).send(Message(sender=Address(SENDER), to=(Address(ANN),), subject="s", text="t"))
+    adapter(PostmarkProvider, message_stream="broadcast").send(Message(sender=Address(SENDER), to=(Address(ANN),), subject="s", text="t"))
 
     assert json.loads(rsps.calls[0].request.body)["MessageStream"] == "broadcast"
 
 
-def test_the_body_is_utf8_json_not_escapes(config, rsps):
+def test_the_body_is_utf8_json_not_escapes(rsps):
     rsps.post(URL, json=OK)
 
-    PostmarkProvider(config).send(Message(sender=Address(SENDER), to=(Address(ANN),), subject="s", text="日本語"))
+    adapter(PostmarkProvider).send(Message(sender=Address(SENDER), to=(Address(ANN),), subject="s", text="日本語"))
 
     assert "日本語".encode() in rsps.calls[0].request.body
 
@@ -107,5 +107,5 @@ def test_the_schema_check_is_not_vacuous(schema_validator):
     assert len(list(schema_validator.iter_errors(invalid))) == 2
 
 
-def test_repr_has_no_token(config):
-    assert repr(PostmarkProvider(config)) == "PostmarkProvider(base_url='https://api.postmarkapp.com')"
+def test_repr_has_no_token():
+    assert repr(adapter(PostmarkProvider)) == "PostmarkProvider(base_url='https://api.postmarkapp.com')"

@@ -7,7 +7,8 @@ import pytest
 from fakeproviders import FAKES
 from sendmailproxy.config import Config, ConfigError
 from sendmailproxy.envreader import EnvReader
-from sendmailproxy.providers import ADAPTERS, build_providers
+from sendmailproxy.providers import ADAPTERS
+from sendmailproxy.service import build_providers
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMON = {"SMSP_API_KEY": "k", "SMSP_POLL_MESSAGE_ADDRESS": "probe@example.com"}

@@ -7,7 +7,8 @@ from responses import matchers
 
 from sendmailproxy.message import Address, Attachment, Message
 from sendmailproxy.providers import Outcome, OutcomeKind, SendGridProvider
-from sendmailproxy.providers.http import USER_AGENT
+from sendmailproxy.providers.httptransport import USER_AGENT
+from tests.providers.conftest import SETTINGS, adapter
 from tests.sendgrid_spec import mail_send_validator
 
 URL = "https://api.sendgrid.com/v3/mail/send"
@@ -58,56 +59,56 @@ def sendgrid_attachment(attachment):
             "type": attachment.content_type, "disposition": "attachment"}
 
 
-def headers_matcher(config):
+def headers_matcher():
     return matchers.header_matcher(
-        {"Authorization": f"Bearer {config.settings_of('sendgrid').api_key}", "Content-Type": "application/json",
+        {"Authorization": f"Bearer {SETTINGS['sendgrid'].api_key}", "Content-Type": "application/json",
          "Accept": "application/json", "User-Agent": USER_AGENT},
         strict_match=False,
     )
 
 
-def test_send_posts_exactly_the_message(case, message, config, rsps, schema_validator):
+def test_send_posts_exactly_the_message(case, message, rsps, schema_validator):
     expected = dict(EXPECTED[case])
     if message.attachments:
         expected["attachments"] = [sendgrid_attachment(a) for a in message.attachments]
     rsps.post(URL, status=202, headers={"X-Message-Id": "abc123"},
-              match=[headers_matcher(config), matchers.json_params_matcher(expected)])
+              match=[headers_matcher(), matchers.json_params_matcher(expected)])
 
-    outcome = SendGridProvider(config).send(message)
+    outcome = adapter(SendGridProvider).send(message)
 
     assert outcome == Outcome(OutcomeKind.ACCEPTED, message_id="abc123", status=202)
     schema_validator.validate(json.loads(rsps.calls[0].request.body))
 
 
-def test_probe_sends_the_poll_message_in_sandbox_mode(config, rsps, schema_validator):
+def test_probe_sends_the_poll_message_in_sandbox_mode(rsps, schema_validator):
     expected = mail("sendmailproxy probe",
                     "Circuit probe from sendmailproxy. Sent in the provider's test mode; not delivered.",
                     to=({"email": "probe@example.com"},), sender={"email": "probe@example.com"},
                     mail_settings={"sandbox_mode": {"enable": True}})
-    rsps.post(URL, status=200, match=[headers_matcher(config), matchers.json_params_matcher(expected)])
+    rsps.post(URL, status=200, match=[headers_matcher(), matchers.json_params_matcher(expected)])
 
-    assert SendGridProvider(config).probe() == Outcome(OutcomeKind.ACCEPTED, status=200)
+    assert adapter(SendGridProvider).probe() == Outcome(OutcomeKind.ACCEPTED, status=200)
     schema_validator.validate(json.loads(rsps.calls[0].request.body))
 
 
-def test_binary_attachment_is_base64_of_the_exact_bytes(config, rsps):
+def test_binary_attachment_is_base64_of_the_exact_bytes(rsps):
     content = bytes(range(256)) + b"\xff\xfe\x00"
     message = Message(sender=Address("a@example.com"), to=(Address("b@example.com"),), subject="s", text="t",
                       attachments=(Attachment("pixel.bin", "application/octet-stream", content),))
     rsps.post(URL, status=202)
 
-    SendGridProvider(config).send(message)
+    adapter(SendGridProvider).send(message)
 
     (sent,) = json.loads(rsps.calls[0].request.body)["attachments"]
     assert base64.b64decode(sent["content"], validate=True) == content
 
 
-def test_duplicate_tags_become_unique_categories(config, rsps, schema_validator):
+def test_duplicate_tags_become_unique_categories(rsps, schema_validator):
     message = Message(sender=Address("a@example.com"), to=(Address("b@example.com"),), subject="s", text="t",
                       tags=("a", "b", "a"))
     rsps.post(URL, status=202)
 
-    SendGridProvider(config).send(message)
+    adapter(SendGridProvider).send(message)
 
     payload = json.loads(rsps.calls[0].request.body)
     assert payload["categories"] == ["a", "b"]
@@ -120,14 +121,14 @@ def test_the_schema_check_is_not_vacuous(schema_validator):
     assert len(list(schema_validator.iter_errors(invalid))) == 2
 
 
-def test_every_call_has_the_timeouts(config, rsps):
+def test_every_call_has_the_timeouts(rsps):
     rsps.post(URL, status=202)
 
-    SendGridProvider(config).send(Message(sender=Address("a@example.com"), to=(Address("b@example.com"),), subject="s",
+    adapter(SendGridProvider).send(Message(sender=Address("a@example.com"), to=(Address("b@example.com"),), subject="s",
                                           text="t"))
 
     assert rsps.calls[0].request.req_kwargs["timeout"] == (2.0, 2.0)
 
 
-def test_repr_has_no_key(config):
-    assert repr(SendGridProvider(config)) == "SendGridProvider(base_url='https://api.sendgrid.com')"
+def test_repr_has_no_key():
+    assert repr(adapter(SendGridProvider)) == "SendGridProvider(base_url='https://api.sendgrid.com')"

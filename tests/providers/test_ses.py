@@ -15,8 +15,8 @@ from fakeproviders.http11 import Request
 from fakeproviders.ses import SesApi, SesError
 from sendmailproxy.message import Address, Attachment, Message
 from sendmailproxy.providers import Outcome, OutcomeKind, SesProvider
-from sendmailproxy.providers.http import USER_AGENT
-from tests.providers.conftest import AWS_KEY_ID, AWS_SECRET, PDF
+from sendmailproxy.providers.httptransport import USER_AGENT
+from tests.providers.conftest import adapter, AWS_KEY_ID, AWS_SECRET, PDF
 from tests.ses_model import problems
 
 URL = "https://email.eu-west-1.amazonaws.com/v2/email/outbound-emails"
@@ -80,7 +80,7 @@ def sent_json(call):
     return json.loads(call.request.body)
 
 
-def test_send_posts_exactly_the_message_signed_and_valid_against_the_sesv2_model(case, message, config, rsps):
+def test_send_posts_exactly_the_message_signed_and_valid_against_the_sesv2_model(case, message, rsps):
     expected = json.loads(json.dumps(EXPECTED[case]))
     if message.attachments:
         expected["Content"]["Simple"]["Attachments"] = [ses_attachment(a) for a in message.attachments]
@@ -89,7 +89,7 @@ def test_send_posts_exactly_the_message_signed_and_valid_against_the_sesv2_model
         matchers.header_matcher({"Content-Type": "application/json", "Accept": "application/json",
                                  "User-Agent": USER_AGENT}, strict_match=False)])
 
-    outcome = SesProvider(config).send(message)
+    outcome = adapter(SesProvider).send(message)
 
     assert outcome == Outcome(OutcomeKind.ACCEPTED, message_id="0100018c-ses-id", status=200)
     prepared = rsps.calls[0].request
@@ -99,39 +99,38 @@ def test_send_posts_exactly_the_message_signed_and_valid_against_the_sesv2_model
     assert problems(sent_json(rsps.calls[0])) == []
 
 
-def test_the_body_is_utf8_json_not_escapes(config, rsps):
+def test_the_body_is_utf8_json_not_escapes(rsps):
     rsps.post(URL, json=ACCEPTED)
 
-    SesProvider(config).send(dataclasses.replace(SIMPLE_MESSAGE, text="Grüße ✓"))
+    adapter(SesProvider).send(dataclasses.replace(SIMPLE_MESSAGE, text="Grüße ✓"))
 
     assert "Grüße ✓".encode() in rsps.calls[0].request.body
 
 
 @pytest.mark.parametrize("check", [{"secret": "another-secret"}, {"key_id": "AKIAANOTHER000000001"},
                                    {"token": "a-session-token"}], ids=["secret", "key", "token"])
-def test_the_signature_check_is_not_vacuous(config, rsps, check):
+def test_the_signature_check_is_not_vacuous(rsps, check):
     rsps.post(URL, json=ACCEPTED)
-    SesProvider(config).send(SIMPLE_MESSAGE)
+    adapter(SesProvider).send(SIMPLE_MESSAGE)
 
     with pytest.raises(SesError):
         verify_signature(rsps.calls[0].request, **check)
 
 
-def test_probe_sends_the_poll_message_to_the_mailbox_simulator(config, rsps):
+def test_probe_sends_the_poll_message_to_the_mailbox_simulator(rsps):
     expected = mail("sendmailproxy probe",
                     "Circuit probe from sendmailproxy. Sent in the provider's test mode; not delivered.",
                     to=("success@simulator.amazonses.com",), sender="probe@example.com")
     rsps.post(URL, json=ACCEPTED, match=[matchers.json_params_matcher(expected)])
 
-    assert SesProvider(config).probe().kind is OutcomeKind.ACCEPTED
+    assert adapter(SesProvider).probe().kind is OutcomeKind.ACCEPTED
     verify_signature(rsps.calls[0].request)
 
 
-def test_the_configuration_set_is_named_when_set(config, rsps):
-    config = config.with_settings("ses", configuration_set="transactional")
+def test_the_configuration_set_is_named_when_set(rsps):
     rsps.post(URL, json=ACCEPTED)
 
-    SesProvider(config).send(SIMPLE_MESSAGE)
+    adapter(SesProvider, configuration_set="transactional").send(SIMPLE_MESSAGE)
 
     assert sent_json(rsps.calls[0])["ConfigurationSetName"] == "transactional"
 
@@ -143,14 +142,14 @@ LONG_TYPE = (PDF, Attachment("a.bin", "application/" + "x" * 80, b"\x00\x01"))
 
 @pytest.mark.parametrize("change", [{"headers": MANY_HEADERS}, {"headers": LONG_HEADER}, {"attachments": LONG_TYPE}],
                          ids=["16 headers", "long non-ASCII header", "long content type"])
-def test_what_simple_content_cannot_carry_goes_as_raw_mime(config, rsps, change):
+def test_what_simple_content_cannot_carry_goes_as_raw_mime(rsps, change):
     message = Message(sender=Address("news@example.com", "Example News"), to=(Address(ANN),),
                       cc=(Address("carol@example.com"),), bcc=(Address("dave@example.com"),),
                       reply_to=Address("desk@example.com", "Support Desk"), subject="Grüße ✓", text="Plain ✓",
                       html="<p>Rich ✓</p>", tags=("welcome",), **{"headers": (), "attachments": (PDF,), **change})
     rsps.post(URL, json=ACCEPTED)
 
-    assert SesProvider(config).send(message).kind is OutcomeKind.ACCEPTED
+    assert adapter(SesProvider).send(message).kind is OutcomeKind.ACCEPTED
 
     payload = sent_json(rsps.calls[0])
     assert problems(payload) == []
@@ -163,6 +162,7 @@ def test_what_simple_content_cannot_carry_goes_as_raw_mime(config, rsps, change)
     assert (mime["From"], mime["To"], mime["Cc"], mime["Reply-To"], mime["Subject"]) == (
         "Example News <news@example.com>", ANN, "carol@example.com", DESK, "Grüße ✓")
     assert mime["Bcc"] is None  # Bcc recipients are only in Destination
+    assert (mime["Message-ID"], mime["Date"], mime["X-Tag"]) == (None, None, None)  # SES names and dates it; tags go in EmailTags
     assert [(name, str(mime[name])) for name, _ in message.headers] == list(message.headers)
     assert mime.get_body(("plain",)).get_content() == "Plain ✓\r\n"
     assert mime.get_body(("html",)).get_content() == "<p>Rich ✓</p>\r\n"
@@ -176,7 +176,7 @@ def expiring_credentials(path, key_id, secret, token, minutes=12):
                                 "SessionToken": token, "Expiration": expires}))
 
 
-def test_expiring_credentials_are_read_again_without_a_restart(config, rsps, monkeypatch, tmp_path):
+def test_expiring_credentials_are_read_again_without_a_restart(rsps, monkeypatch, tmp_path):
     # The real chain: a profile whose credential_process prints temporary credentials from a file. They expire
     # in 12 minutes, inside botocore's 15-minute advisory window, so every call looks for fresh ones.
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
@@ -188,7 +188,7 @@ def test_expiring_credentials_are_read_again_without_a_restart(config, rsps, mon
     expiring_credentials(state, "ASIAFIRST00000000001", "first-secret", "first-token")
     rsps.post(URL, json=ACCEPTED)
     rsps.post(URL, json=ACCEPTED)
-    provider = SesProvider(config)
+    provider = adapter(SesProvider)
 
     provider.send(SIMPLE_MESSAGE)
     expiring_credentials(state, "ASIASECOND0000000002", "second-secret", "second-token", minutes=60)
@@ -199,9 +199,9 @@ def test_expiring_credentials_are_read_again_without_a_restart(config, rsps, mon
     verify_signature(second, "ASIASECOND0000000002", "second-secret", "second-token")
 
 
-def test_no_credentials_is_not_accepted_needs_an_operator_and_sends_nothing(config, rsps, monkeypatch):
+def test_no_credentials_is_not_accepted_needs_an_operator_and_sends_nothing(rsps, monkeypatch):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    provider = SesProvider(config)
+    provider = adapter(SesProvider)
 
     outcome = provider.send(SIMPLE_MESSAGE)
 
@@ -213,23 +213,23 @@ def test_no_credentials_is_not_accepted_needs_an_operator_and_sends_nothing(conf
     assert provider.send(SIMPLE_MESSAGE).kind is OutcomeKind.ACCEPTED
 
 
-def test_every_call_has_the_timeouts(config, rsps):
+def test_every_call_has_the_timeouts(rsps):
     rsps.post(URL, json=ACCEPTED)
 
-    SesProvider(config).send(SIMPLE_MESSAGE)
+    adapter(SesProvider).send(SIMPLE_MESSAGE)
 
     assert rsps.calls[0].request.req_kwargs["timeout"] == (2.0, 2.0)
 
 
-def test_repr_names_the_region(config):
-    assert repr(SesProvider(config)) == ("SesProvider(base_url='https://email.eu-west-1.amazonaws.com', "
+def test_repr_names_the_region():
+    assert repr(adapter(SesProvider)) == ("SesProvider(base_url='https://email.eu-west-1.amazonaws.com', "
                                          "region='eu-west-1')")
 
 
-def test_signing_takes_the_time_of_each_call(config, rsps):
+def test_signing_takes_the_time_of_each_call(rsps):
     rsps.post(URL, json=ACCEPTED)
     before = time.strftime("%Y%m%dT%H%M", time.gmtime())
 
-    SesProvider(config).send(SIMPLE_MESSAGE)
+    adapter(SesProvider).send(SIMPLE_MESSAGE)
 
     assert rsps.calls[0].request.headers["X-Amz-Date"][:13] >= before

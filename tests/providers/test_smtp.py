@@ -7,9 +7,11 @@ from email.parser import BytesParser
 import pytest
 
 from sendmailproxy.config import Config, ConfigError
+from sendmailproxy.envreader import EnvReader
 from sendmailproxy.providers import SmtpProvider
-from sendmailproxy.providers.smtp import SmtpSettings
-from sendmailproxy.providers.smtpmime import envelope_recipients, message_id, render
+from sendmailproxy.providers.mime import new_message_id, render
+from sendmailproxy.providers.smtp import TAG_HEADER, SmtpSettings, envelope_recipients
+from tests.providers.conftest import OPTIONS
 
 COMMON = {"SMSP_API_KEY": "k", "SMSP_POLL_MESSAGE_ADDRESS": "probe@example.com", "SMSP_PROVIDERS": "smtp"}
 MESSAGE_ID = "<1.2.3@example.com>"
@@ -30,6 +32,19 @@ STRUCTURE = {
     "everything": ["multipart/mixed", "multipart/alternative", "text/plain", "text/html", "application/pdf",
                    "text/plain"],
 }
+
+
+def smtp_settings(url: str, **env) -> SmtpSettings:
+    """The adapter's settings read from SMSP_SMTP_URL and `env`, which must hold no problem."""
+    reader = EnvReader({"SMSP_SMTP_URL": url, **env})
+    settings = SmtpSettings.from_env(reader, required=True)
+    assert reader.problems == []
+    return settings
+
+
+def mime_of(message) -> bytes:
+    """The message as the adapter hands it to the relay."""
+    return render(message, message_id=MESSAGE_ID, tag_header=TAG_HEADER)
 
 
 def parsed(raw: bytes):
@@ -54,7 +69,7 @@ def mailboxes(header) -> list[tuple[str, str]]:
 
 
 def test_mime_carries_exactly_the_message(case, message):
-    mime = parsed(render(message, MESSAGE_ID))
+    mime = parsed(mime_of(message))
 
     assert [part.get_content_type() for part in mime.walk()] == STRUCTURE[case]
     assert mime["Message-ID"] == MESSAGE_ID
@@ -75,7 +90,7 @@ def test_mime_carries_exactly_the_message(case, message):
 
 
 def test_bcc_is_only_in_the_envelope(case, message):
-    raw = render(message, MESSAGE_ID)
+    raw = mime_of(message)
 
     assert "Bcc" not in parsed(raw)
     assert all(a.email.encode() not in raw for a in message.bcc)
@@ -84,7 +99,7 @@ def test_bcc_is_only_in_the_envelope(case, message):
 
 def test_mime_is_7bit_with_crlf_line_ends(case, message):
     # Any relay takes it: no 8BITMIME or SMTPUTF8 needed, no bare LF, no line over RFC 5322's 998.
-    raw = render(message, MESSAGE_ID)
+    raw = mime_of(message)
 
     assert raw.isascii()
     assert b"\n" not in raw.replace(b"\r\n", b"")
@@ -92,7 +107,7 @@ def test_mime_is_7bit_with_crlf_line_ends(case, message):
 
 
 def test_message_id_is_in_the_senders_domain_and_new_each_time(message):
-    first, second = message_id(message), message_id(message)
+    first, second = new_message_id(message), new_message_id(message)
 
     assert re.fullmatch(rf"<[^<>@\s]+@{re.escape(message.sender.email.split('@')[1])}>", first)
     assert first != second
@@ -110,15 +125,11 @@ def test_message_id_is_in_the_senders_domain_and_new_each_time(message):
     ("smtp://token@relay.example.com", SmtpSettings("starttls", "relay.example.com", 587, "token")),
 ])
 def test_url_gives_security_host_port_and_decoded_credentials(url, expected):
-    settings = Config.from_env({**COMMON, "SMSP_SMTP_URL": url}).settings_of("smtp")
-
-    assert settings == expected
+    assert smtp_settings(url) == expected
 
 
 def test_helo_name_is_read():
-    config = Config.from_env({**COMMON, "SMSP_SMTP_URL": "smtp://h", "SMSP_SMTP_HELO": "mta.example.com"})
-
-    assert config.settings_of("smtp").helo == "mta.example.com"
+    assert smtp_settings("smtp://h", SMSP_SMTP_HELO="mta.example.com").helo == "mta.example.com"
 
 
 @pytest.mark.parametrize("url, problem", [
@@ -140,22 +151,20 @@ def test_bad_url_is_reported_with_every_other_problem_and_never_echoes_the_passw
 
 
 def test_settings_repr_hides_the_password():
-    settings = Config.from_env({**COMMON, "SMSP_SMTP_URL": "smtp://u:hunter2@h"}).settings_of("smtp")
-
-    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in repr(smtp_settings("smtp://u:hunter2@h"))
 
 
 def test_insecure_relay_is_a_warning_at_start_and_nothing_else_is(caplog):
     caplog.set_level(logging.WARNING)
-    SmtpProvider(Config.from_env({**COMMON, "SMSP_SMTP_URL": "smtp://u:p@h"}))
+    SmtpProvider(smtp_settings("smtp://u:p@h"), OPTIONS)
     assert caplog.records == []
 
-    SmtpProvider(Config.from_env({**COMMON, "SMSP_SMTP_URL": "smtp+insecure://u:p@localhost"}))
+    SmtpProvider(smtp_settings("smtp+insecure://u:p@localhost"), OPTIONS)
     [record] = caplog.records
     assert record.levelno == logging.WARNING and "unencrypted" in record.getMessage()
 
 
 def test_repr_names_the_relay_not_the_credentials():
-    provider = SmtpProvider(Config.from_env({**COMMON, "SMSP_SMTP_URL": "smtps://user:hunter2@relay.example.com"}))
+    provider = SmtpProvider(smtp_settings("smtps://user:hunter2@relay.example.com"), OPTIONS)
 
     assert repr(provider) == "SmtpProvider(host='relay.example.com', port=465, security='implicit')"

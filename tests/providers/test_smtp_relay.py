@@ -2,17 +2,19 @@
 connection reuse and the no-DATA probe."""
 import base64
 import contextlib
+import dataclasses
 import threading
 
 import pytest
 import trustme
 
 from fakeproviders.client import run_fake_providers
-from sendmailproxy.config import Config
+from sendmailproxy.envreader import EnvReader
 from sendmailproxy.message import Address, Attachment, Message
 from sendmailproxy.providers import OutcomeKind, SmtpProvider
+from sendmailproxy.providers.smtp import SmtpSettings
 from sendmailproxy.providers import smtp as smtp_module
-from tests.providers.conftest import MESSAGES
+from tests.providers.conftest import MESSAGES, OPTIONS
 
 pytestmark = pytest.mark.functional  # starts the fake relay as a subprocess
 
@@ -55,14 +57,14 @@ def relay(relays):
 
 @pytest.fixture
 def provider_for(monkeypatch):
-    """An adapter pointed at a fake (trusting its CA unless told otherwise), with SMSP_* overrides."""
+    """An adapter pointed at a fake (trusting its CA unless told otherwise), with SMSP_SMTP_* overrides."""
     def build(fake, ca_file=None, **env) -> SmtpProvider:
         service = fake.service_env()
         monkeypatch.setenv("SSL_CERT_FILE", ca_file or service["SSL_CERT_FILE"])
-        config = Config.from_env({"SMSP_API_KEY": "k", "SMSP_POLL_MESSAGE_ADDRESS": "probe@example.com",
-                                  "SMSP_PROVIDERS": "smtp", "SMSP_PROVIDER_TIMEOUT": str(TIMEOUT),
-                                  "SMSP_SMTP_URL": service["SMSP_SMTP_URL"], **env})
-        return SmtpProvider(config)
+        reader = EnvReader({"SMSP_SMTP_URL": service["SMSP_SMTP_URL"], **env})
+        settings = SmtpSettings.from_env(reader, required=True)
+        assert reader.problems == []
+        return SmtpProvider(settings, dataclasses.replace(OPTIONS, timeout=TIMEOUT))
 
     return build
 

@@ -1,4 +1,8 @@
-"""The message as the MIME document an SMTP relay receives: headers, bodies and attachments, never the Bcc."""
+"""The message as one 7-bit MIME document: what an SMTP relay receives after DATA, and SES's raw content.
+
+Headers, bodies and attachments; never a Bcc header, since Bcc recipients travel only in the envelope
+(SMTP's RCPT TO, SES's Destination).
+"""
 from __future__ import annotations
 
 import email.policy
@@ -8,22 +12,26 @@ from email.message import EmailMessage
 
 from sendmailproxy.message import Address, Message
 
-TAG_HEADER = "X-Tag"  # one header per tag, as Mailgun's SMTP interface takes X-Mailgun-Tag
-# CRLF line ends, headers RFC 2047-encoded, and bodies in quoted-printable or base64: 7-bit clean, so any
-# relay takes the message without 8BITMIME or SMTPUTF8.
+# CRLF line ends, headers RFC 2047-encoded and folded, and bodies in quoted-printable or base64: 7-bit clean with
+# lines under 1000 characters, so any relay takes the message without 8BITMIME or SMTPUTF8, and so does SES raw.
 POLICY = email.policy.SMTP.clone(cte_type="7bit")
 
 
-def message_id(message: Message) -> str:
+def new_message_id(message: Message) -> str:
     """A new Message-ID in the sender's domain: the id we answer with, and what operators search relay logs for."""
     return email.utils.make_msgid(domain=message.sender.email.rpartition("@")[2])
 
 
-def render(message: Message, message_id: str) -> bytes:
-    """The message's bytes as sent after DATA (before dot-stuffing); Bcc recipients appear only in the envelope."""
+def render(message: Message, *, message_id: str | None = None, tag_header: str | None = None) -> bytes:
+    """The message's bytes (before any dot-stuffing).
+
+    With `message_id`, the document is named and dated here (SES names and dates what it is sent itself);
+    with `tag_header`, each tag is one header of that name.
+    """
     mime = EmailMessage(policy=POLICY)
-    mime["Message-ID"] = message_id
-    mime["Date"] = email.utils.formatdate(usegmt=True)
+    if message_id:
+        mime["Message-ID"] = message_id
+        mime["Date"] = email.utils.formatdate(usegmt=True)
     mime["From"] = _mailbox(message.sender)
     mime["To"] = [_mailbox(a) for a in message.to]
     if message.cc:
@@ -33,8 +41,9 @@ def render(message: Message, message_id: str) -> bytes:
     mime["Subject"] = message.subject
     for name, value in message.headers:
         mime[name] = value
-    for tag in message.tags:
-        mime[TAG_HEADER] = tag
+    if tag_header:
+        for tag in message.tags:
+            mime[tag_header] = tag
     if message.text:
         mime.set_content(message.text)
     if message.html:
@@ -47,11 +56,6 @@ def render(message: Message, message_id: str) -> bytes:
         mime.add_attachment(attachment.content, content_type.maintype, content_type.subtype,
                             filename=attachment.filename, params=dict(content_type.params))
     return mime.as_bytes()
-
-
-def envelope_recipients(message: Message) -> list[str]:
-    """Every address the relay must deliver to: To, Cc and Bcc."""
-    return [address.email for address in (*message.to, *message.cc, *message.bcc)]
 
 
 def _mailbox(address: Address) -> HeaderAddress:
