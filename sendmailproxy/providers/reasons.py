@@ -1,4 +1,4 @@
-"""Reasons as every adapter writes them: one line, bounded in length, with no secret in them."""
+"""How every adapter writes its reasons: a provider's words on one line, bounded in length, with no secret."""
 from __future__ import annotations
 
 import dataclasses
