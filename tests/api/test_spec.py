@@ -56,6 +56,9 @@ def test_request_fields_match_the_schema():
     (("SenderAddress",), schemafields.SENDER_PATTERN),
     (("EmailRequest", "properties", "tags", "items"), schemafields.TAG_PATTERN),
     (("Attachment", "properties", "contenttype"), schemafields.CONTENT_TYPE_PATTERN),
+    (("Attachment", "properties", "filename"), schemafields.HEADER_TEXT_PATTERN),
+    (("EmailRequest", "properties", "subject"), schemafields.HEADER_TEXT_PATTERN),
+    (("Headers", "additionalProperties"), schemafields.HEADER_TEXT_PATTERN),
     (("Headers", "propertyNames"), schemafields.HEADER_NAME_PATTERN),
     (("Headers", "propertyNames", "not"), schemafields.RESERVED_HEADER_PATTERN),
 ])
