@@ -1,6 +1,9 @@
 """swagger.yaml: a valid OpenAPI document, served as JSON, that says exactly what the code does."""
 from __future__ import annotations
 
+import configparser
+from pathlib import Path
+
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -9,10 +12,12 @@ from marshmallow import validate
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate as validate_spec
 
+import sendmailproxy
 from sendmailproxy import schemafields
 from sendmailproxy.docs import SPEC_PATH, load_spec
 from sendmailproxy.schemas import EmailSchema
 
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = load_spec()
 SCHEMAS = SPEC["components"]["schemas"]
 
@@ -23,6 +28,16 @@ def test_the_served_spec_is_valid_openapi_3_1_and_is_swagger_yaml(client):
     served = response.get_json()
     validate_spec(served, cls=OpenAPIV31SpecValidator)
     assert served == yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+
+
+def test_the_spec_ships_inside_the_package_and_shows_at_the_top():
+    # An installed wheel has no repository around it: the spec is package data, beside the code.
+    assert SPEC_PATH.parent == Path(sendmailproxy.__file__).parent
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    assert "swagger.yaml" in setup["options.package_data"]["sendmailproxy"].split()
+    top = ROOT / "swagger.yaml"  # where readers look for it: a link, so there is one file to edit
+    assert top.is_symlink() and top.resolve() == SPEC_PATH.resolve()
 
 
 def test_every_api_route_and_method_is_documented(app):
