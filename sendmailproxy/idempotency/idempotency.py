@@ -56,7 +56,7 @@ class Idempotency:
         return self.store is not None
 
     def send(self, api_key: str, key: str, message: Message, dispatcher: Dispatcher) -> Delivery | Replay:
-        """Send once under `key`, or answer as the key's earlier request did; an ApiError is the answer too."""
+        """Send once under `key`, or answer as the key's earlier request did; an ApiError raised is the answer."""
         reservation = _Reservation(self, record_key(api_key, key), fingerprint(message))
         where = reservation.where
         try:
@@ -137,8 +137,7 @@ class _Reservation:
         idempotency, store = self.idempotency, self.idempotency.store
         try:
             if self.owner is None:
-                claim = _call(store.reserve, self.where, self.digest, provider, idempotency.lease,
-                                          idempotency.ttl)
+                claim = _call(store.reserve, self.where, self.digest, provider, idempotency.lease, idempotency.ttl)
                 if not isinstance(claim, Reserved):
                     self.refusal = claim
                     return False
