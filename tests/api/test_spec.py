@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import validate
@@ -38,6 +39,17 @@ def test_the_spec_ships_inside_the_package_and_shows_at_the_top():
     assert "swagger.yaml" in setup["options.package_data"]["sendmailproxy"].split()
     top = ROOT / "swagger.yaml"  # where readers look for it: a link, so there is one file to edit
     assert top.is_symlink() and top.resolve() == SPEC_PATH.resolve()
+
+
+def test_docs_shows_swagger_ui_for_the_served_spec_from_our_own_assets(app):
+    client = FlaskClient(app)  # the assets are not API routes, so not for the spec-checking client
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert '"url": "/swagger.json"' in html and "https://" not in html  # no CDN
+    asset = client.get("/docs/swagger-ui-bundle.js")
+    asset.close()  # a file response: close it, or the open file warns
+    assert asset.status_code == 200 and asset.mimetype == "text/javascript"
 
 
 def test_every_api_route_and_method_is_documented(app):
