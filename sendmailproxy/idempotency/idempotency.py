@@ -53,6 +53,7 @@ class Idempotency:
 
     @property
     def enabled(self) -> bool:
+        """Whether Idempotency-Keys are honoured here (SMSP_IDEMPOTENCY_STORE is not `off`)."""
         return self.store is not None
 
     def send(self, api_key: str, key: str, message: Message, dispatcher: Dispatcher) -> Delivery | Replay:
