@@ -25,8 +25,9 @@ COPY requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
 
 WORKDIR /app
+# The package holds swagger.yaml too: the app reads its spec from there.
 COPY sendmailproxy/ ./sendmailproxy/
-COPY wsgi.py gunicorn.conf.py swagger.yaml ./
+COPY wsgi.py gunicorn.conf.py ./
 # The root filesystem is read-only at runtime and PYTHONDONTWRITEBYTECODE is
 # set there, so byte-compile the app now. checked-hash pycs don't depend on
 # file mtimes surviving the COPY into the final stage.
@@ -38,7 +39,7 @@ RUN /opt/venv/bin/python -m compileall -q --invalidation-mode checked-hash /app
 FROM base AS final
 
 LABEL org.opencontainers.image.title="sendmailproxy" \
-      org.opencontainers.image.description="HTTP email proxy to Mailgun/SendGrid with failover"
+      org.opencontainers.image.description="HTTP email proxy that fails over between Mailgun, SendGrid, Amazon SES, Postmark and SMTP"
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

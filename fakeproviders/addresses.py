@@ -1,4 +1,4 @@
-"""Email address checks shared by both providers, strict enough to catch an adapter's mistakes."""
+"""Email address checks shared by every fake provider, strict enough to catch an adapter's mistakes."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""Accepted messages in one normalized shape for both providers, and per-provider request counts."""
+"""Accepted messages in one normalized shape for every fake provider, and per-provider request counts."""
 
 import hashlib
 import time

@@ -6,7 +6,6 @@ from typing import Sequence
 from flask import Flask
 
 from sendmailproxy.config import Config, load_or_exit
-from sendmailproxy.errors import register_error_handlers
 from sendmailproxy.logconfig import configure_logging
 from sendmailproxy.providers.base import Provider
 from sendmailproxy.service import Service
@@ -23,6 +22,5 @@ def create_app(config: Config | None = None, providers: Sequence[Provider] | Non
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["sendmailproxy"] = Service.build(config, providers)
     app.register_blueprint(api.blueprint)
-    app.register_blueprint(docs.blueprint)
-    register_error_handlers(app)
+    app.register_blueprint(docs.build_blueprint())
     return app

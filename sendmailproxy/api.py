@@ -1,32 +1,34 @@
-"""The HTTP API: POST /email, GET /healthcheck and GET /swagger.json, and the hooks every request passes."""
+"""The HTTP API: POST /email, GET /healthcheck and GET /metrics, the hooks every request passes, and its answers."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import secrets
 import time
-from pathlib import Path
 
-import yaml
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
 
 from sendmailproxy import metrics
-from sendmailproxy.dispatch import Dispatcher
-from sendmailproxy.errors import SendError, ValidationFailedError
-from sendmailproxy.intake import check_api_key, check_json_content_type, check_size, read_json_object
+from sendmailproxy.dispatch import Delivery
+from sendmailproxy.errors import ApiError, ValidationFailedError
+from sendmailproxy.idempotency import Replay
+from sendmailproxy.intake import (
+    check_api_key,
+    check_json_content_type,
+    check_size,
+    idempotency_key,
+    read_json_object,
+)
 from sendmailproxy.logconfig import REQUEST_ID
-from sendmailproxy.message import Message
 from sendmailproxy.service import current_service
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__)
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "swagger.yaml"
-SPEC = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-_SPEC_JSON = json.dumps(SPEC).encode()  # serialised once: serving the spec is a byte copy
+REPLAYED = "Idempotent-Replayed"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -37,7 +39,6 @@ def begin_request() -> None:
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
     g.request_id_token = REQUEST_ID.set(g.request_id)
-    g.attempts, g.accepted = 0, None
     current_service().prober.ensure_running()
 
 
@@ -46,8 +47,9 @@ def finish_request(response: Response) -> Response:
     """Return the request id and write the request's one summary line, which tells the accepted attempt too."""
     response.headers["X-Request-ID"] = g.request_id
     route = request.url_rule.rule if request.url_rule else "unmatched"  # bounded label values
-    metrics.HTTP_REQUESTS.labels(route, request.method, response.status_code).inc()
-    accepted = g.accepted
+    metrics.HTTP_REQUESTS.labels(route, metrics.method_label(request.method), response.status_code).inc()
+    result = g.get("result")  # what _respond answered with, if it did
+    accepted = result.accepted if isinstance(result, Delivery) else None
     log.info("request", extra={
         "method": request.method,
         "path": request.path,
@@ -55,7 +57,7 @@ def finish_request(response: Response) -> Response:
         "duration_ms": round((time.perf_counter() - g.started) * 1000, 1),
         "request_id": g.request_id,
         "client_ip": request.remote_addr,
-        "attempts": g.attempts,
+        "attempts": len(getattr(result, "attempts", ())),  # a Delivery's or a SendError's
         # The accepted attempt has no line of its own (dispatch.py): it is told here.
         "provider": accepted.provider if accepted else None,
         "provider_status": accepted.outcome.status if accepted else None,
@@ -81,7 +83,7 @@ def send_email():
     check_size(service.config.max_body_bytes)  # the order of these checks is part of the contract
     api_key = request.headers.get("X-API-KEY")
     check_api_key(api_key, service.config.api_keys)
-    idempotency_key = service.idempotency.key_of(request.headers.get("Idempotency-Key"))
+    key = idempotency_key(service.idempotency.enabled)
     check_json_content_type()
     payload = read_json_object(service.config.max_body_bytes)
     try:
@@ -89,21 +91,50 @@ def send_email():
     except ValidationError as error:
         raise ValidationFailedError("The message is invalid; see errors.",
                                     body={"errors": error.messages}) from None
-    if idempotency_key is None:
-        return _deliver(service.dispatcher, message)
-    return service.idempotency.send(api_key, idempotency_key, message,
-                                    lambda before_attempt: _deliver(service.dispatcher, message, before_attempt))
+    if key is None:
+        return _respond(service.dispatcher.send(message))
+    return _respond(service.idempotency.send(api_key, key, message, service.dispatcher))
 
 
-def _deliver(dispatcher: Dispatcher, message: Message, before_attempt=None) -> dict:
-    """Send, noting the provider and the attempts for the request log; the 200 body."""
-    try:
-        delivery = dispatcher.send(message, before_attempt)
-    except SendError as error:
-        g.attempts = len(error.attempts)
-        raise
-    g.attempts, g.accepted = len(delivery.attempts), delivery.accepted
-    return {"provider": delivery.provider, "id": delivery.message_id}
+@blueprint.app_errorhandler(ApiError)
+def handle_api_error(error: ApiError) -> Response:
+    """Our errors, raised anywhere in a request, are answered like any other result."""
+    return _respond(error)
+
+
+def _respond(result: Delivery | Replay | ApiError) -> Response:
+    """The one place a send's result or an error becomes a response; the request line reads the result back."""
+    g.result = result
+    match result:
+        case Delivery():
+            return jsonify(result.payload())
+        case Replay(status, body_json):
+            return Response(body_json, status, {REPLAYED: "true"}, mimetype="application/json")
+        case ApiError():
+            return _error_response(result.status, result.payload(), result.headers)
+
+
+@blueprint.app_errorhandler(HTTPException)
+def handle_http_exception(error: HTTPException) -> Response:
+    """werkzeug's 404, 405 and the like, in our JSON shape rather than HTML."""
+    headers = dict(error.get_headers())
+    headers.pop("Content-Type", None)
+    return _error_response(error.code or 500, {"message": error.description or error.name}, headers)
+
+
+@blueprint.app_errorhandler(Exception)
+def handle_unexpected(error: Exception) -> Response:
+    """A bug: logged with its traceback, answered with a bare 500 that shows nothing of it."""
+    log.exception("unhandled error")
+    return _error_response(500, {"message": "Internal server error."})
+
+
+def _error_response(status: int, payload: dict, headers: dict | None = None) -> Response:
+    """The one JSON error shape: `{"message": ...}` plus any detail."""
+    response = jsonify(payload)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
 
 
 @blueprint.get("/healthcheck", provide_automatic_options=False)
@@ -135,12 +166,6 @@ def healthcheck():
             for circuit in circuits
         },
     }
-
-
-@blueprint.get("/swagger.json", provide_automatic_options=False)
-def swagger():
-    """The OpenAPI description of this API."""
-    return Response(_SPEC_JSON, mimetype="application/json")
 
 
 @blueprint.get("/metrics", provide_automatic_options=False)

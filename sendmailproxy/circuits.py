@@ -9,7 +9,7 @@ record; reads, and outcomes that change nothing, take no lock.
 Probes of an open circuit follow the poll interval at first, then back off exponentially (with jitter)
 to a cap; an answer that needs an operator (a revoked key, a suspended account) waits the whole cap.
 
-Race we accept (see docs/resilience): a thread that read CLOSED just before another opened the
+Race we accept (see docs/failover.md section 2): a thread that read CLOSED just before another opened the
 circuit may still send.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Protocol, Sequence
 
 from sendmailproxy import metrics
 from sendmailproxy.circuits import Circuits
@@ -42,6 +42,22 @@ class Delivery:
     def accepted(self) -> Attempt:
         return self.attempts[-1]
 
+    def payload(self) -> dict:
+        """The 200 answer: who took the message, and its id there."""
+        return {"provider": self.provider, "id": self.message_id}
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The gate stopped the send before a provider call; the gate knows why."""
+
+
+class Gate(Protocol):
+    """Asked before each provider call whether the send may go on (idempotency keys use one)."""
+
+    def before(self, provider: str) -> bool:
+        """True to call `provider` now; False stops the send there."""
+
 
 class Dispatcher:
     """Tries providers in failover order; fails over only where provably nothing was accepted."""
@@ -50,18 +66,18 @@ class Dispatcher:
         self.providers = tuple(providers)
         self.circuits = circuits
 
-    def send(self, message: Message, before_attempt: Callable[[str], None] | None = None) -> Delivery:
+    def send(self, message: Message, gate: Gate | None = None) -> Delivery | Stopped:
         """Deliver through one provider, or raise the SendError that tells the client what happened.
 
-        `before_attempt(provider)` runs before each provider call; whatever it raises stops the send there.
+        A `gate` is asked before each provider call; when it says no, the send stops there, as `Stopped`.
         """
         attempts: list[Attempt] = []
         for provider in self.providers:
             circuit = self.circuits[provider.name]
             if not circuit.closed:
                 continue  # real mail never goes along an open circuit
-            if before_attempt:
-                before_attempt(provider.name)
+            if gate and not gate.before(provider.name):
+                return Stopped()
             attempt = self._attempt(provider, message)
             attempts.append(attempt)
             outcome = attempt.outcome

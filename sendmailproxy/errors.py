@@ -1,13 +1,7 @@
-"""The exception hierarchy the API answers with, and the handlers that turn every error into JSON."""
+"""The exception hierarchy the API answers with: each error knows its status, JSON body and headers."""
 from __future__ import annotations
 
-import logging
 import math
-
-from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -140,30 +134,3 @@ class AllCircuitsOpenError(SendError):
     def __init__(self, message: str, *, retry_after: float, **kwargs):
         seconds = max(1, math.ceil(retry_after))
         super().__init__(message, headers={"Retry-After": str(seconds)}, body={"retry_after": seconds}, **kwargs)
-
-
-def error_response(status: int, payload: dict, headers: dict | None = None):
-    """The one JSON error shape: `{"message": ...}` plus any detail."""
-    response = jsonify(payload)
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
-
-
-def register_error_handlers(app: Flask) -> None:
-    """Answer every error, ours, werkzeug's and unexpected ones, with JSON; never HTML, never a traceback."""
-
-    @app.errorhandler(ApiError)
-    def handle_api_error(error: ApiError):
-        return error_response(error.status, error.payload(), error.headers)
-
-    @app.errorhandler(HTTPException)
-    def handle_http_exception(error: HTTPException):
-        headers = dict(error.get_headers())
-        headers.pop("Content-Type", None)
-        return error_response(error.code or 500, {"message": error.description or error.name}, headers)
-
-    @app.errorhandler(Exception)
-    def handle_unexpected(error: Exception):
-        log.exception("unhandled error")
-        return error_response(500, {"message": "Internal server error."})

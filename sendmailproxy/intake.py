@@ -1,15 +1,18 @@
-"""The checks a request passes before its fields are validated: size, API key, media type and JSON syntax."""
+"""The checks a request passes before its fields are validated: size, API key, Idempotency-Key, media type, JSON."""
 from __future__ import annotations
 
 import functools
 import hashlib
 import hmac
 import json
+import re
 from typing import NoReturn
 
 from flask import request
 
 from sendmailproxy.errors import (
+    IdempotencyKeyInvalidError,
+    IdempotencyOffError,
     MalformedRequestError,
     PayloadTooLargeError,
     UnauthorizedError,
@@ -38,6 +41,39 @@ def check_api_key(presented: str | None, keys: tuple[str, ...]) -> None:
         matched |= hmac.compare_digest(given, digest)
     if not presented or not matched:
         raise UnauthorizedError("Missing or invalid API key: send one of the configured keys in X-API-KEY.")
+
+
+MAX_KEY_CHARS = 255
+_KEY = re.compile(r"[\x20-\x7e]{1,%d}" % MAX_KEY_CHARS)  # printable ASCII
+# The draft sends the key as an RFC 8941 sf-string: quoted, with only \" and \\ escaped.
+_SF_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
+_SF_ESCAPE = re.compile(r'\\(["\\])')
+
+
+def parse_key(value: str) -> str | None:
+    """The key in the header's value, bare (Stripe's form) or an sf-string (the draft's); None if malformed."""
+    value = value.strip(" \t")  # surrounding whitespace is not part of an HTTP field value
+    if value.startswith('"'):
+        quoted = _SF_STRING.fullmatch(value)
+        if quoted is None:
+            return None
+        value = _SF_ESCAPE.sub(r"\1", quoted[1])
+    return value if _KEY.fullmatch(value) else None
+
+
+def idempotency_key(enabled: bool) -> str | None:
+    """The request's Idempotency-Key (None without one); a 400 for a malformed one, or when the feature is off."""
+    header = request.headers.get("Idempotency-Key")
+    if header is None:
+        return None
+    if not enabled:
+        raise IdempotencyOffError("Idempotency is off on this server (SMSP_IDEMPOTENCY_STORE=off), so an "
+                                  "Idempotency-Key would not protect this message; send it without one.")
+    key = parse_key(header)
+    if key is None:
+        raise IdempotencyKeyInvalidError(f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} printable ASCII "
+                                         "characters, bare or as a quoted string.")
+    return key
 
 
 def check_json_content_type() -> None:

@@ -7,7 +7,7 @@ from typing import Iterable
 
 @dataclass(frozen=True)
 class Limits:
-    """The defaults are what Mailgun and SendGrid both take (docs/provider-apis.md); a provider may only lower them."""
+    """The defaults are what Mailgun and SendGrid both take (docs/provider-apis.md §4); a provider may only lower them."""
 
     content_bytes: int = 25_000_000  # UTF-8 bodies plus decoded attachments: Mailgun's 25 MB (SendGrid's is 30 MB)
     body_bytes: int = 25_000_000  # each of the text and HTML bodies, as UTF-8

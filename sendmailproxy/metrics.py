@@ -19,6 +19,9 @@ from prometheus_client import (
     multiprocess,
 )
 
+# The methods the API serves (HEAD with every GET); anything else a client sends counts as one "other", so a
+# client cannot grow the number of series.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST"})
 HTTP_REQUESTS = Counter("smsp_http_requests", "HTTP requests answered.", ["route", "method", "status"])
 PROVIDER_ATTEMPTS = Counter("smsp_provider_attempts", "Provider calls, by outcome class.", ["provider", "outcome"])
 PROVIDER_LATENCY = Histogram(
@@ -32,6 +35,11 @@ ALL_CIRCUITS_OPEN = Counter("smsp_all_circuits_open", "Requests answered 503 bec
 # result: stored, released, replayed, conflict (409), mismatch (422), abandoned (a lease ran out while a
 # provider had the message), lease_lost (a late owner fenced out) or store_error.
 IDEMPOTENCY = Counter("smsp_idempotency", "Requests with an Idempotency-Key, by what became of the key.", ["result"])
+
+
+def method_label(method: str) -> str:
+    """The `method` label of HTTP_REQUESTS: the method if the API serves it, else "other"."""
+    return method if method in HTTP_METHODS else "other"
 
 
 def publish_circuits(circuits) -> None:

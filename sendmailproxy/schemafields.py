@@ -38,6 +38,10 @@ SENDER_PATTERN = _address_pattern(_ASCII_NAME_CHAR, _ASCII_BARE_NAME_CHAR)
 HEADER_NAME_PATTERN = r"^[Xx]-[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 RESERVED_HEADER_PATTERN = r"^[Xx]-[Ss][Gg]-[Ee]?[Ii][Dd]$"  # X-SG-ID and X-SG-EID: SendGrid will not let us set them
 TAG_PATTERN = r"^[ -~]{1,128}$"
+# A field that becomes a header or a header parameter (a subject, a header's value, a file name) holds no
+# control character: CR or LF would inject a header, and any other one is refused by strict parsers
+# (Mailgun's multipart part headers).
+HEADER_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 CONTENT_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
 
 
@@ -65,7 +69,9 @@ def matches(pattern: str, message: str) -> Callable[[str], None]:
 
 
 class Text(fields.Field):
-    """A string; `header=True` also refuses CR and LF, which would let a caller inject mail headers."""
+    """A string; `header=True` also refuses control characters, for a string that goes into a mail header."""
+
+    header_text = re.compile(HEADER_TEXT_PATTERN)
 
     def __init__(self, *, header: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -73,8 +79,8 @@ class Text(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = _string(value)
-        if self.header and ("\r" in text or "\n" in text):
-            raise ValidationError("Must not contain CR or LF.")
+        if self.header and not self.header_text.fullmatch(text):
+            raise ValidationError("Must not contain control characters (U+0000 to U+001F, U+007F).")
         return text
 
 

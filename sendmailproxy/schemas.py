@@ -18,8 +18,8 @@ from sendmailproxy.schemafields import (
     matches,
 )
 
-# Limits: what every provider accepts (docs/provider-apis.md), so a caller's mistake is refused here and
-# never reaches a provider or a circuit. The configured providers may lower some of them (`Limits`).
+# Limits: what every provider accepts (docs/provider-apis.md section 4), so a caller's mistake is refused
+# here and never reaches a provider or a circuit. The configured providers may lower some of them (`Limits`).
 MAX_SUBJECT_CHARS = 998
 MAX_TAGS = 3  # Mailgun's documented limit
 MAX_FILENAME_CHARS = 255

@@ -4,8 +4,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 from urllib.parse import urlsplit
 
-from sendmailproxy.idempotency.guard import Idempotency
+from sendmailproxy.idempotency.idempotency import Idempotency, Replay
 from sendmailproxy.idempotency.store import Store
+
+__all__ = ["Idempotency", "Replay", "build_idempotency", "open_store"]
 
 if TYPE_CHECKING:
     from sendmailproxy.config import Config

@@ -11,7 +11,7 @@ from sendmailproxy.message import Message
 
 
 class OutcomeKind(enum.Enum):
-    """The error taxonomy of docs/resilience: exactly one per provider call."""
+    """The error taxonomy of docs/failover.md section 1: exactly one per provider call."""
 
     ACCEPTED = "accepted"  # the provider took the message
     REJECTED = "rejected"  # the caller's message is bad; the provider is healthy

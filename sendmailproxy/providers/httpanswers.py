@@ -27,7 +27,7 @@ class Rule(NamedTuple):
     operator_must_act: bool = False
 
 
-# What each status means at every HTTP provider (provider-apis.md section 3), unless the adapter's own table
+# What each status means at every HTTP provider (docs/provider-apis.md section 3), unless the adapter's own table
 # says otherwise; anything unlisted falls back by class.
 STATUSES: dict[int, Rule] = {
     400: Rule(REJECTED, "the provider rejected the message"),

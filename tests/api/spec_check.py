@@ -7,7 +7,9 @@ import jsonschema
 from jsonschema.validators import extend
 from werkzeug.test import TestResponse
 
-from sendmailproxy.api import SPEC
+from sendmailproxy.docs import load_spec
+
+SPEC = load_spec()
 
 
 def _ecma_pattern(validator, pattern: str, instance, schema):

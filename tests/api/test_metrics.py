@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from sendmailproxy import metrics
 from sendmailproxy.providers.base import Outcome, OutcomeKind
 from tests.api.support import MINIMAL
 
@@ -53,3 +54,26 @@ def test_unmatched_paths_share_one_label(client):
     client.get("/no/such/path/12345")
     text = client.get("/metrics").get_data(as_text=True)
     assert 'route="unmatched"' in text and "/no/such/path/12345" not in text
+
+
+@pytest.mark.parametrize("method", ["BREW", "PROPFIND", "OPTIONS", "DELETE"])
+def test_methods_the_api_does_not_serve_share_one_label(client, method):
+    # A client picks the method: counted under its own name, each new one would be a new series.
+    before = scrape(client)
+    assert client.open("/email", method=method).status_code == 405
+    after = scrape(client)
+    labels = {"route": "unmatched", "method": "other", "status": "405"}
+    assert value(after, "smsp_http_requests_total", **labels) == value(before, "smsp_http_requests_total", **labels) + 1
+    counted = {sample.labels["method"] for family in after for sample in family.samples
+               if sample.name == "smsp_http_requests_total"}
+    assert counted <= metrics.HTTP_METHODS | {"other"}
+
+
+def test_every_method_the_api_serves_has_its_own_label(app, client):
+    served = {method for rule in app.url_map.iter_rules() for method in rule.methods} - {"OPTIONS"}
+    assert served == metrics.HTTP_METHODS
+    before = scrape(client)
+    client.head("/healthcheck")
+    labels = {"route": "/healthcheck", "method": "HEAD", "status": "200"}
+    assert value(scrape(client), "smsp_http_requests_total", **labels) == value(
+        before, "smsp_http_requests_total", **labels) + 1

@@ -1,18 +1,25 @@
 """swagger.yaml: a valid OpenAPI document, served as JSON, that says exactly what the code does."""
 from __future__ import annotations
 
+import configparser
+from pathlib import Path
+
 import pytest
 import yaml
+from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import validate
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate as validate_spec
 
+import sendmailproxy
 from sendmailproxy import schemafields
-from sendmailproxy.api import SPEC, SPEC_PATH
+from sendmailproxy.docs import SPEC_PATH, load_spec
 from sendmailproxy.schemas import EmailSchema
 
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = load_spec()
 SCHEMAS = SPEC["components"]["schemas"]
 
 
@@ -24,9 +31,31 @@ def test_the_served_spec_is_valid_openapi_3_1_and_is_swagger_yaml(client):
     assert served == yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
 
 
+def test_the_spec_ships_inside_the_package_and_shows_at_the_top():
+    # An installed wheel has no repository around it: the spec is package data, beside the code.
+    assert SPEC_PATH.parent == Path(sendmailproxy.__file__).parent
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    assert "swagger.yaml" in setup["options.package_data"]["sendmailproxy"].split()
+    top = ROOT / "swagger.yaml"  # where readers look for it: a link, so there is one file to edit
+    assert top.is_symlink() and top.resolve() == SPEC_PATH.resolve()
+
+
+def test_docs_shows_swagger_ui_for_the_served_spec_from_our_own_assets(app):
+    client = FlaskClient(app)  # the assets are not API routes, so not for the spec-checking client
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert '"url": "/swagger.json"' in html and "https://" not in html  # no CDN
+    asset = client.get("/docs/swagger-ui-bundle.js")
+    asset.close()  # a file response: close it, or the open file warns
+    assert asset.status_code == 200 and asset.mimetype == "text/javascript"
+
+
 def test_every_api_route_and_method_is_documented(app):
     # Swagger UI's asset files under /docs/ are the only routes left out.
-    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.") or rule.rule == "/docs"]
+    rules = [rule for rule in app.url_map.iter_rules()
+             if rule.endpoint.startswith("api.") or rule.rule in ("/docs", "/swagger.json")]
     routes = {(rule.rule, method.lower()) for rule in rules for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, operations in SPEC["paths"].items() for method in operations}
     assert routes == documented
@@ -54,6 +83,9 @@ def test_request_fields_match_the_schema():
     (("SenderAddress",), schemafields.SENDER_PATTERN),
     (("EmailRequest", "properties", "tags", "items"), schemafields.TAG_PATTERN),
     (("Attachment", "properties", "contenttype"), schemafields.CONTENT_TYPE_PATTERN),
+    (("Attachment", "properties", "filename"), schemafields.HEADER_TEXT_PATTERN),
+    (("EmailRequest", "properties", "subject"), schemafields.HEADER_TEXT_PATTERN),
+    (("Headers", "additionalProperties"), schemafields.HEADER_TEXT_PATTERN),
     (("Headers", "propertyNames"), schemafields.HEADER_NAME_PATTERN),
     (("Headers", "propertyNames", "not"), schemafields.RESERVED_HEADER_PATTERN),
 ])

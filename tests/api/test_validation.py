@@ -58,6 +58,8 @@ INVALID = {
     "long subject": (with_(subject="s" * 999), "subject"),
     "LF in subject": (with_(subject="hi\nBcc: victim@example.com"), "subject"),
     "CR in subject": (with_(subject="hi\rthere"), "subject"),
+    "tab in subject": (with_(subject="hi\tthere"), "subject"),
+    "NUL in subject": (with_(subject="hi\x00"), "subject"),
     "lone surrogate in subject": (with_(subject="\ud800"), "subject"),
     "lone surrogate in body": (with_(plaintextbody="a\udfffb"), "plaintextbody"),
     # addresses
@@ -101,6 +103,8 @@ INVALID = {
     "number header value": (headers(**{"X-Count": 1}), "headers"),
     "null header value": (headers(**{"X-Count": None}), "headers"),
     "CRLF in header value": (headers(**{"X-Foo": "a\r\nBcc: victim@example.com"}), "headers"),
+    "ESC in header value": (headers(**{"X-Foo": "a\x1b[31m"}), "headers"),
+    "DEL in header value": (headers(**{"X-Foo": "a\x7f"}), "headers"),
     "header names equal ignoring case": (headers(**{"X-Foo": "1", "x-foo": "2"}), "headers"),
     "headers over 16 kB": (headers(**{"X-Big": "v" * 15_000, "X-Big2": "v" * 1_000}), "_schema"),
     # tags
@@ -119,6 +123,10 @@ INVALID = {
     "empty filename": (attachment(filename=""), "attachments"),
     "long filename": (attachment(filename="f" * 256), "attachments"),
     "LF in filename": (attachment(filename="a\nb.txt"), "attachments"),
+    "NUL in filename": (attachment(filename="a\x00.txt"), "attachments"),
+    "tab in filename": (attachment(filename="a\tb.txt"), "attachments"),
+    "unit separator in filename": (attachment(filename="a\x1fb.txt"), "attachments"),
+    "DEL in filename": (attachment(filename="a\x7f.txt"), "attachments"),
     "attachment without content": (with_(attachments=[{"filename": "a.txt"}]), "attachments"),
     "empty content": (attachment(content=""), "attachments"),
     "content not base64": (attachment(content="!!!!"), "attachments"),

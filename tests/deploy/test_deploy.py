@@ -72,7 +72,7 @@ KNOWN_METRICS = {
 }
 
 # Files the image is built from (Dockerfile COPY sources from the context).
-APP_FILES = ("requirements.txt", "sendmailproxy", "wsgi.py", "gunicorn.conf.py", "swagger.yaml")
+APP_FILES = ("requirements.txt", "sendmailproxy", "wsgi.py", "gunicorn.conf.py")
 
 
 # --------------------------------------------------------------------------

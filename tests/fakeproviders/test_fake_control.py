@@ -1,4 +1,4 @@
-"""The control API, the HTTP plumbing under both providers, and the command line."""
+"""The control API, the HTTP plumbing under every fake provider, and the command line."""
 
 import gzip
 import json

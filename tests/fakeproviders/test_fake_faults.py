@@ -228,7 +228,7 @@ def test_a_slow_provider_does_not_hold_up_other_connections(fake, send):
 
 
 def test_a_client_that_gives_up_during_latency_may_still_have_sent(fake, send):
-    # The ambiguous case of docs/resilience.md: a read timeout says nothing about acceptance.
+    # The ambiguous case of docs/failover.md: a read timeout says nothing about acceptance.
     fake.control.set_fault("mailgun", "ok", latency_ms=300)
 
     with pytest.raises(requests.ReadTimeout):

@@ -16,7 +16,7 @@ import uuid
 import schemathesis
 from schemathesis.openapi.checks import RejectedPositiveData
 
-from sendmailproxy.idempotency.keys import parse_key
+from sendmailproxy.intake import parse_key
 
 # The validator's words for each prose rule (sendmailproxy/schemas.py and schemafields.py).
 PROSE_RULES = tuple(re.compile(rule) for rule in (

@@ -17,7 +17,7 @@ from typing import Callable
 import pytest
 import requests
 
-from sendmailproxy.api import SPEC
+from sendmailproxy.docs import load_spec
 from tests.api.spec_check import assert_response_matches_spec
 from tests.functional.harness import (API_KEY, RAISE_HEADER, Gunicorn, as_test_response, free_port, provider_env,
                                      wait_for)
@@ -26,6 +26,7 @@ pytestmark = pytest.mark.functional
 
 MAX_BODY_BYTES = 64 * 1024
 UNLISTED_PATH = "/no-such-path"
+SPEC = load_spec()
 
 
 def documented_statuses() -> list[tuple[str, str, int]]:

@@ -1,11 +1,10 @@
-"""The key header, the scope and the fingerprint: pure functions."""
+"""The scope and the fingerprint: pure functions."""
 from __future__ import annotations
 
 import dataclasses
 
-import pytest
 
-from sendmailproxy.idempotency.keys import fingerprint, parse_key, record_key
+from sendmailproxy.idempotency.keys import fingerprint, record_key
 from sendmailproxy.message import Address, Attachment, Message
 
 MESSAGE = Message(sender=Address("a@example.com", "A"), to=(Address("b@example.com"),), subject="s", text="t",
@@ -29,17 +28,6 @@ def test_every_field_of_the_message_is_in_the_fingerprint():
 def test_custom_header_order_is_not_part_of_the_message():
     reordered = dataclasses.replace(MESSAGE, headers=tuple(reversed(MESSAGE.headers)))
     assert fingerprint(reordered) == fingerprint(MESSAGE)
-
-
-@pytest.mark.parametrize("value, key", [("abc", "abc"), ('"abc"', "abc"), ('"a\\"b\\\\c"', 'a"b\\c'),
-                                        ("  padded\t", "padded"), ("a b", "a b"), ("k" * 255, "k" * 255)])
-def test_keys_bare_or_quoted(value, key):
-    assert parse_key(value) == key
-
-
-@pytest.mark.parametrize("value", ["", '""', "k" * 256, "é", "a\x7fb", '"open', '"a"b"', '"\\n"'])
-def test_malformed_keys(value):
-    assert parse_key(value) is None
 
 
 def test_the_record_key_is_scoped_to_the_api_key_and_hides_both():
