@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.dockerfile import DOCKERFILE, dockerfile_stages, instrs, parse_env, parse_from, strip_flags
+from testkit.dockerfile import DOCKERFILE, dockerfile_stages, instrs, parse_env, parse_from, strip_flags
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

@@ -19,6 +19,7 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from sendmailproxy.message import Address, Message
 from sendmailproxy.providers import MailgunProvider, OutcomeKind, PostmarkProvider, SendGridProvider, SesProvider
+from testkit.ports import free_port
 
 ACCEPTED, REJECTED = OutcomeKind.ACCEPTED, OutcomeKind.REJECTED
 NOT_ACCEPTED, AMBIGUOUS = OutcomeKind.NOT_ACCEPTED, OutcomeKind.AMBIGUOUS
@@ -259,12 +260,6 @@ def test_transport_failures(config, rsps, provider_class, error, kind, timed_out
     assert (outcome.kind, outcome.timed_out, outcome.status) == (kind, timed_out, None), outcome.reason
 
 
-def closed_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def on_local_server(config, port):
     url = f"http://127.0.0.1:{port}"
     config = dataclasses.replace(config, provider_timeout=0.3)
@@ -274,7 +269,7 @@ def on_local_server(config, port):
 
 
 def test_a_real_refused_connection_is_not_accepted(config):
-    for provider in on_local_server(config, closed_port()):
+    for provider in on_local_server(config, free_port()):
         outcome = provider.send(MESSAGE)
         assert outcome.kind is NOT_ACCEPTED, outcome.reason
 
