@@ -1,4 +1,4 @@
-"""A real redis-server (Debian's package) on a free 127.0.0.1 port, persistence off, for the tests that need one."""
+"""A real redis-server (Debian's package) on a free 127.0.0.1 port, persistence off, for the tests and the bench."""
 from __future__ import annotations
 
 import shutil
