@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.measure import measure
 from bench.report import _cells, _ratios
 from bench.servers import email_target, gunicorn_cpu, service, start
-from tests.redisserver import RedisServer
+from testkit.redisserver import RedisServer
 
 GOAL = 0.85  # keyed throughput at least this share of unkeyed, with either store
 KEY_HEADER = "Idempotency-Key"

@@ -21,7 +21,7 @@ from bench.servers import (DEFAULT_THREADS, DEFAULT_WORKERS, PeakMemory, baselin
                            cpu_seconds, earlier, email_target, gunicorn_cpu, mailgun_target, memory, service, start)
 from bench.wrk import parse_wrk, run_wrk
 from fakeproviders.client import run_fake_providers
-from tests.functional.harness import ROOT
+from testkit.harness import ROOT
 
 __all__ = ["main", "parse_wrk"]  # parse_wrk: wrk's output, read by a pure function (tests/bench)
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from bench.wrk import Target
 from sendmailproxy.config import Config
-from tests.functional.harness import API_KEY, ROOT, Gunicorn, provider_env
+from testkit.harness import API_KEY, ROOT, Gunicorn, provider_env
 
 # The functional tests tune these for speed; the bench measures the service's own defaults instead.
 TEST_TUNING = ("WEB_CONCURRENCY", "SMSP_THREADS", "SMSP_POLL_INTERVAL", "SMSP_PROVIDER_TIMEOUT")

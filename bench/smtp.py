@@ -8,7 +8,7 @@ from pathlib import Path
 from bench.measure import measure
 from bench.report import _cells, _ratios  # the tables of the other scenarios
 from bench.servers import email_target, gunicorn_cpu, service, service_env, start
-from tests.functional.harness import Gunicorn
+from testkit.harness import Gunicorn
 
 
 def scenario(logs: Path, connections: int, *, fake, **run) -> dict:

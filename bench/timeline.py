@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from bench.servers import MESSAGE
-from tests.functional.harness import API_KEY
+from testkit.harness import API_KEY
 
 BUCKET_S = 0.25
 

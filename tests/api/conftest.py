@@ -7,7 +7,8 @@ import pytest
 
 from sendmailproxy import create_app
 from sendmailproxy.config import Config
-from tests.api.support import KEY, MAX_BODY_BYTES, OLD_KEY, FakeProvider, SpecCheckingClient
+from testkit.providers import FakeProvider
+from tests.api.support import KEY, MAX_BODY_BYTES, OLD_KEY, SpecCheckingClient
 
 
 @pytest.fixture

@@ -1,12 +1,10 @@
-"""What the API tests share: keys, sample messages, a fake provider and a spec-checking client."""
+"""What the API tests share: keys, sample messages and a spec-checking client."""
 from __future__ import annotations
-
-import itertools
 
 from flask.testing import FlaskClient
 
 from sendmailproxy.message import Address, Message
-from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
+from testkit.providers import FakeProvider
 from tests.api.spec_check import assert_response_matches_spec
 
 KEY = "current-key-0123456789"
@@ -21,25 +19,6 @@ MINIMAL = {"fromaddress": "an@email.com", "toaddress": "another@email.com", "sub
            "plaintextbody": "test_body"}
 MINIMAL_MESSAGE = Message(sender=Address("an@email.com"), to=(Address("another@email.com"),), subject="test",
                           text="test_body")
-
-
-class FakeProvider(Provider):
-    """Answers every send with `outcome` (by default: accepted, with a fresh id) and records what it got."""
-
-    max_send_seconds = 1.0
-
-    def __init__(self, name: str):
-        self.name = name
-        self.outcome: Outcome | None = None
-        self.sent: list[Message] = []
-        self._ids = itertools.count(1)
-
-    def send(self, message: Message) -> Outcome:
-        self.sent.append(message)
-        return self.outcome or Outcome(OutcomeKind.ACCEPTED, message_id=f"<{next(self._ids)}@{self.name}>")
-
-    def probe(self) -> Outcome:
-        return Outcome(OutcomeKind.ACCEPTED)
 
 
 class SpecCheckingClient(FlaskClient):

@@ -6,7 +6,8 @@ import base64
 import pytest
 
 from sendmailproxy.config import Config
-from tests.api.support import KEY, MINIMAL, OLD_KEY, FakeProvider, nothing_sent
+from testkit.providers import FakeProvider
+from tests.api.support import KEY, MINIMAL, OLD_KEY, nothing_sent
 
 MB = 1000 * 1000
 

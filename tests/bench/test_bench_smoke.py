@@ -5,7 +5,7 @@ from bench.profile import shares
 from bench.report import README_BEGIN, README_END
 from bench.run import parse_wrk
 from bench.wrk import WrkError
-from tests.functional.harness import ROOT
+from testkit.harness import ROOT
 
 # wrk 4.1.0 against the naive baseline (wrk pads the percentiles in seconds with a trailing space).
 SECONDS = """\

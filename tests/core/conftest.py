@@ -1,10 +1,8 @@
-"""Shared fakes for the resilience core: a fake clock, scripted providers, and a wired `World` of them."""
+"""Shared fakes for the resilience core: a fake clock, and a wired `World` of strict fake providers."""
 from __future__ import annotations
 
-import collections
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -14,11 +12,12 @@ from sendmailproxy.circuits import Circuit, Circuits
 from sendmailproxy.dispatch import Dispatcher
 from sendmailproxy.message import Address, Message
 from sendmailproxy.probe import Prober
-from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
+from sendmailproxy.providers.base import Outcome, OutcomeKind
+from testkit.polling import wait_until
+from testkit.providers import FakeProvider
 
 POLL_INTERVAL = 10.0
 POLL_MAX_INTERVAL = 60.0
-WAIT_SECONDS = 10.0  # the most any test waits for a thread to do something; never a pass/fail threshold
 
 
 class FakeClock:
@@ -32,68 +31,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-class ScriptedProvider(Provider):
-    """Returns queued Outcomes, then `default`; records every send and probe (thread-safe under the GIL).
-
-    With no queued outcome and no default it fails the test: nothing should have been sent.
-    `on_send(provider, message)` runs at the start of each send, to observe the world at that moment;
-    `latency` seconds of sleep then stand for the network (releasing the GIL, as real I/O does).
-    """
-
-    max_send_seconds = 1.0
-
-    def __init__(self, name: str, *, default: Outcome | None = None, probe_default: Outcome | None = None,
-                 on_send: Callable[[ScriptedProvider, Message], None] | None = None, latency: float = 0.0):
-        self.name = name
-        self.default = default
-        self.probe_default = probe_default
-        self.on_send = on_send
-        self.latency = latency
-        self.sent: list[tuple[Message, Outcome]] = []
-        self.probes: list[Outcome | BaseException] = []
-        self._sends: collections.deque[Outcome] = collections.deque()
-        self._probes: collections.deque[Outcome | BaseException] = collections.deque()
-
-    def will_send(self, *outcomes: Outcome) -> None:
-        self._sends.extend(outcomes)
-
-    def will_probe(self, *outcomes: Outcome | BaseException) -> None:
-        """Queue probe results; an exception instance is raised instead of returned."""
-        self._probes.extend(outcomes)
-
-    def forget_script(self) -> None:
-        self._sends.clear()
-        self._probes.clear()
-
-    def send(self, message: Message) -> Outcome:
-        if self.on_send:
-            self.on_send(self, message)
-        if self.latency:
-            time.sleep(self.latency)
-        outcome = self._next(self._sends, self.default, "send")
-        self.sent.append((message, outcome))
-        return outcome
-
-    def probe(self) -> Outcome:
-        result = self._next(self._probes, self.probe_default, "probe")
-        self.probes.append(result)
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    def _next(self, queue: collections.deque, default, what: str):
-        try:
-            return queue.popleft()
-        except IndexError:
-            if default is None:
-                raise AssertionError(f"unexpected {what} on {self.name}") from None
-            return default
-
-    @property
-    def messages(self) -> list[Message]:
-        return [message for message, _ in self.sent]
 
 
 def make_outcome(kind: str, reason: str | None = None, *, retry_after: float | None = None,
@@ -124,10 +61,10 @@ def make_message(n: int | str = 1) -> Message:
 
 @dataclass
 class World:
-    """Circuits, dispatcher and prober over scripted providers, all on one clock; `changes` logs on_change."""
+    """Circuits, dispatcher and prober over strict fake providers, all on one clock; `changes` logs on_change."""
 
     clock: Callable[[], float]
-    providers: dict[str, ScriptedProvider]
+    providers: dict[str, FakeProvider]
     circuits: Circuits
     dispatcher: Dispatcher
     prober: Prober
@@ -158,7 +95,7 @@ def build_world(*names: str, threshold: int = 1, poll_interval: float = POLL_INT
     """A World over providers `names` (default "p1", "p2"); a FakeClock unless a clock is given."""
     names = names or ("p1", "p2")
     clock = clock or FakeClock()
-    providers = {name: ScriptedProvider(name) for name in names}
+    providers = {name: FakeProvider(name, strict=True) for name in names}
     changes: list = []
     circuits = Circuits(names, threshold=threshold, poll_interval=poll_interval, poll_max_interval=poll_max_interval,
                         clock=clock, jitter=lambda: jitter,
@@ -166,15 +103,6 @@ def build_world(*names: str, threshold: int = 1, poll_interval: float = POLL_INT
     dispatcher = Dispatcher(list(providers.values()), circuits)
     prober = Prober(circuits, list(providers.values()), poll_interval=poll_interval, clock=clock)
     return World(clock, providers, circuits, dispatcher, prober, poll_interval, poll_max_interval, jitter, changes)
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
-    """Poll `condition` until it holds; fail naming `what` if it does not within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        time.sleep(0.005)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from sendmailproxy.circuits import State
 from sendmailproxy.dispatch import Delivery
 from sendmailproxy.errors import AllCircuitsOpenError, SendError
-from tests.core.conftest import WAIT_SECONDS
+from testkit.polling import WAIT_SECONDS
 
 THREADS = 32
 FAST_POLL = 0.05
@@ -88,16 +88,16 @@ class Tally:
 
 
 def accepted_tally(provider) -> Tally:
-    return Tally(provider.sent, lambda sent: sent[1].kind.value == "accepted")
+    return Tally(provider.sends, lambda sent: sent[1].kind.value == "accepted")
 
 
 def set_health(provider, make_outcome, kind: str) -> None:
-    provider.default = make_outcome(kind, message_id=f"{provider.name}-id")
-    provider.probe_default = make_outcome("accepted" if kind == "accepted" else "not_accepted")
+    provider.outcome = make_outcome(kind, message_id=f"{provider.name}-id")
+    provider.probe_outcome = make_outcome("accepted" if kind == "accepted" else "not_accepted")
 
 
 def accepted_sends(provider) -> list:
-    return [message for message, outcome in provider.sent if outcome.kind.value == "accepted"]
+    return [message for message, outcome in provider.sends if outcome.kind.value == "accepted"]
 
 
 def wait_for_more(tally: Tally, wait_until, what: str) -> None:
@@ -122,7 +122,7 @@ def assert_failures_after_each_trip_are_bounded(world, seen, name: str):
     (already in flight, or racing the trip) still reaches the failed provider, until the prober closes it."""
     failed_per_period = collections.Counter()
     along_open = collections.Counter()
-    for message, outcome in world.providers[name].sent:
+    for message, outcome in world.providers[name].sends:
         circuit = seen[name, message]
         if outcome.is_provider_failure:
             failed_per_period[circuit.generation // 2] += 1  # generations 2k (closed) and 2k+1 (open)
@@ -138,7 +138,7 @@ def assert_each_accepted_message_went_to_one_provider_once(world, results):
     for provider in world.providers.values():
         for message in accepted_sends(provider):
             accepted_by[message].append(provider.name)
-        sends = collections.Counter(provider.messages)
+        sends = collections.Counter(provider.sent)
         assert max(sends.values(), default=1) == 1, f"a message went to {provider.name} twice"
     assert {message: [name] for message, name in delivered.items()} == dict(accepted_by)
 
@@ -169,7 +169,7 @@ def test_trip_failover_and_recovery_under_load(world_factory, make_outcome, make
     assert all(isinstance(result, Delivery) for _, result in hammer.results)
     assert_each_accepted_message_went_to_one_provider_once(world, hammer.results)
     assert_failures_after_each_trip_are_bounded(world, seen, "p1")
-    assert all(outcome.kind.value == "accepted" for _, outcome in world.providers["p2"].sent)
+    assert all(outcome.kind.value == "accepted" for _, outcome in world.providers["p2"].sends)
     assert world.circuits["p2"].closed and world.circuits["p2"].generation == 0
     changes = sorted(world.changes, key=lambda change: change[1].generation)
     transitions = [(old.state, new.state) for old, new, _ in changes]

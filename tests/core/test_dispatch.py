@@ -104,7 +104,7 @@ def test_failover_table(scenario, make_message):
         (name, KINDS.get(cells[name], cells[name])) for name in called]
     for name, provider in world.providers.items():
         # never along an open circuit, never past an accepted, rejected or ambiguous outcome, never twice
-        assert [id(m) for m in provider.messages] == ([id(message)] if name in called else [])
+        assert [id(m) for m in provider.sent] == ([id(message)] if name in called else [])
     # only provider failures open circuits (threshold 1); nothing here closes one
     assert world.open_names() == open_before | {name for name in called if cells[name] in FAILED}
 
@@ -187,7 +187,7 @@ def test_retry_after_follows_the_soonest_probe(world, make_outcome, make_message
 
 def test_traffic_returns_to_primary_once_it_recovers(world, make_outcome, make_message):
     world.providers["p1"].will_send(make_outcome("not_accepted"))
-    world.providers["p2"].default = make_outcome("accepted", message_id="p2-id")
+    world.providers["p2"].outcome = make_outcome("accepted", message_id="p2-id")
     assert world.dispatcher.send(make_message(1)).provider == "p2"
     assert world.dispatcher.send(make_message(2)).provider == "p2"
 
@@ -197,7 +197,7 @@ def test_traffic_returns_to_primary_once_it_recovers(world, make_outcome, make_m
     world.providers["p1"].will_send(make_outcome("accepted", message_id="p1-id"))
 
     assert world.dispatcher.send(make_message(3)).provider == "p1"
-    assert [m.subject for m in world.providers["p1"].messages] == ["message 1", "message 3"]
+    assert [m.subject for m in world.providers["p1"].sent] == ["message 1", "message 3"]
 
 
 def test_below_threshold_failure_still_fails_over_and_keeps_circuit_closed(world_factory, make_outcome,

@@ -15,7 +15,8 @@ import pytest
 import requests
 import websocket
 
-from tests.functional.harness import Gunicorn, wait_for
+from testkit.harness import Gunicorn
+from testkit.polling import wait_until
 
 WAIT = 20  # seconds: the bound on every wait for the browser or the page
 CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
@@ -82,7 +83,7 @@ class Page:
 
     def wait_until(self, expression: str, what: str):
         """The first truthy value of `expression`, polled for up to WAIT seconds."""
-        return wait_for(lambda: self.evaluate(expression), WAIT, 0.1, what)
+        return wait_until(lambda: self.evaluate(expression), what, WAIT, 0.1)
 
     def open(self, url: str) -> None:
         """Navigate to `url` and wait for it to load; AssertionError unless it answered 200."""
@@ -134,7 +135,7 @@ def _devtools_port(user_data_dir: Path, process: subprocess.Popen, log_path: Pat
         except (OSError, IndexError, ValueError):
             return None
 
-    return wait_for(port, WAIT, 0.1, "chromium to open its DevTools port")
+    return wait_until(port, "chromium to open its DevTools port", WAIT, 0.1)
 
 
 @pytest.fixture

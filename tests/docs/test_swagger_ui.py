@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 import websocket
 
-from tests.functional.harness import API_KEY
+from testkit.harness import API_KEY
 
 pytestmark = pytest.mark.functional
 

@@ -11,6 +11,7 @@ import requests
 
 from fakeproviders import FAKES
 from fakeproviders.client import FakeProviders, FakeProvidersError, run_fake_providers
+from testkit.ports import free_port
 
 pytestmark = pytest.mark.functional  # each module starts the fake as a subprocess
 
@@ -163,14 +164,8 @@ def test_broken_http_gets_an_error_and_a_close(fake, request_bytes, status):
     assert raw_exchange(fake.urls["mailgun"], request_bytes).startswith(b"HTTP/1.1 " + status)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_cli_options_and_a_clean_exit_on_sigterm():
-    ports = {name: _free_port() for name in ("mailgun_port", "sendgrid_port", "control_port")}
+    ports = {name: free_port() for name in ("mailgun_port", "sendgrid_port", "control_port")}
     with run_fake_providers(mailgun_domain="mail.test.org", mailgun_key="k1", sendgrid_key="k2",
                             **ports) as running:
         assert running.urls["mailgun"] == f"http://127.0.0.1:{ports['mailgun_port']}"

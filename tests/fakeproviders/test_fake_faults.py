@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from fakeproviders.client import FakeProvidersError
+from testkit.polling import wait_until
 
 pytestmark = pytest.mark.functional  # each module starts the fake as a subprocess
 
@@ -218,7 +219,7 @@ def test_a_slow_provider_does_not_hold_up_other_connections(fake, send):
     slow = threading.Thread(target=send_slowly)
     slow.start()
     try:
-        wait_until(lambda: fake.control.stats()["mailgun"]["connections"] == 1)
+        wait_until(lambda: fake.control.stats()["mailgun"]["connections"] == 1, "the slow connection to open")
         assert send("sendgrid").status_code == 202
         assert outcome == []  # the fast answer came while the slow one was still pending
     finally:
@@ -234,14 +235,7 @@ def test_a_client_that_gives_up_during_latency_may_still_have_sent(fake, send):
     with pytest.raises(requests.ReadTimeout):
         send("mailgun", timeout=(2, 0.05))
 
-    wait_until(lambda: len(fake.control.messages("mailgun")) == 1)
-
-
-def wait_until(condition, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+    wait_until(lambda: len(fake.control.messages("mailgun")) == 1, "the message to be recorded")
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

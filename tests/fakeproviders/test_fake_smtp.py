@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from fakeproviders.client import FakeProvidersError, run_fake_providers
-from tests.functional.harness import wait_for
+from testkit.polling import wait_until
 
 pytestmark = pytest.mark.functional  # each module starts the fake as a subprocess
 
@@ -86,7 +86,7 @@ def test_transaction_ended_without_data_is_a_probe(fake, connect, end):
     getattr(client, end)()
 
     # A plain close reaches the relay after the client returns: wait for it.
-    [probe] = wait_for(lambda: fake.control.messages("smtp", probes=None), 5, what="the probe record")
+    [probe] = wait_until(lambda: fake.control.messages("smtp", probes=None), "the probe record", 5)
     assert probe["probe"] and probe["envelope"]["rcpt_tos"] == ["probe@example.com"]
     assert fake.control.stats()["smtp"]["requests"] == 0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from fakeproviders.client import run_fake_providers
-from tests.functional.harness import Gunicorn, provider_env
-from tests.redisserver import redis_server  # noqa: F401 - a fixture
+from testkit.harness import Gunicorn, provider_env
+from testkit.redisserver import redis_server  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.functional
 

@@ -5,7 +5,7 @@ unexpected exception still becomes the documented JSON 500, through real gunicor
 """
 from flask import request
 
-from tests.functional.harness import RAISE_HEADER
+from testkit.harness import RAISE_HEADER
 from wsgi import app
 
 

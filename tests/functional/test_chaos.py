@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from testkit.polling import wait_until
 from tests.api.spec_check import documented_response, validate
-from tests.functional.harness import wait_for
 
 pytestmark = pytest.mark.functional
 
@@ -192,7 +192,7 @@ def wait_until_recovered(service, phase: Phase, primary: str) -> None:
         return all(h["circuits"][primary]["state"] == "closed" and h["prober"]["alive"]
                    for h in health.values())
 
-    wait_for(recovered, RECOVERY_TIMEOUT, 0.05, "every worker's circuit to close after the fault")
+    wait_until(recovered, "every worker's circuit to close after the fault", RECOVERY_TIMEOUT, 0.05)
     phase.recovered_at = time.monotonic()
 
 
@@ -219,8 +219,8 @@ def test_chaos_nothing_lost_nothing_doubled_errors_bounded_and_recovery(start_se
             healthy = switch(fake, phases, HEALTHY, run.primary)
             wait_until_recovered(service, healthy, run.primary)
             time.sleep(SETTLE_SECONDS)
-            wait_for(lambda: clients.answered_since(healthy.recovered_at) >= SETTLE_REQUESTS, 15,
-                     what="answers to requests sent after every circuit closed")
+            wait_until(lambda: clients.answered_since(healthy.recovered_at) >= SETTLE_REQUESTS,
+                       "answers to requests sent after every circuit closed", 15)
     wall = time.monotonic() - started
     calls = clients.all_calls()
     records = fake.control.messages(probes=False)

@@ -18,9 +18,10 @@ import pytest
 import requests
 
 from sendmailproxy.docs import load_spec
+from testkit.harness import API_KEY, RAISE_HEADER, Gunicorn, as_test_response, provider_env
+from testkit.polling import wait_until
+from testkit.ports import free_port
 from tests.api.spec_check import assert_response_matches_spec
-from tests.functional.harness import (API_KEY, RAISE_HEADER, Gunicorn, as_test_response, free_port, provider_env,
-                                     wait_for)
 
 pytestmark = pytest.mark.functional
 
@@ -172,8 +173,8 @@ def malformed_idempotency_key(service, fake, path, method):
 def settled(service, fake) -> None:
     """No fault, every circuit closed and no record: an earlier reacher of the same status may have tripped one."""
     fake.control.reset_faults()
-    wait_for(lambda: {*service.circuit_states("mailgun").values(), *service.circuit_states("sendgrid").values()}
-             == {"closed"}, 15, what="every circuit to close")
+    wait_until(lambda: {*service.circuit_states("mailgun").values(), *service.circuit_states("sendgrid").values()}
+               == {"closed"}, "every circuit to close", 15)
     fake.control.clear()
 
 
@@ -284,9 +285,8 @@ def healthy(service, fake):
     """Both providers ok, no records, and every circuit closed, before and after the test."""
     def settle():
         fake.control.reset_faults()
-        wait_for(lambda: set(service.circuit_states("mailgun").values()) == {"closed"}
-                 and set(service.circuit_states("sendgrid").values()) == {"closed"}, 15,
-                 what="every circuit to close")
+        wait_until(lambda: set(service.circuit_states("mailgun").values()) == {"closed"}
+                   and set(service.circuit_states("sendgrid").values()) == {"closed"}, "every circuit to close", 15)
         fake.control.clear()
 
     settle()

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.functional.harness import wait_for
+from testkit.polling import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -82,14 +82,13 @@ def test_recovered_primary_gets_its_traffic_back_at_each_workers_next_probe(star
     service = start_service(SMSP_POLL_INTERVAL=POLL_INTERVAL)
     clean_fake.control.set_fault("mailgun", "status", status=503)
     send_many(service, 40)  # trips the circuit in the workers these reach
-    opened = wait_for(lambda: {pid for pid, state in service.circuit_states().items() if state == "open"},
-                      10, what="a worker to open its circuit")
+    opened = wait_until(lambda: {pid for pid, state in service.circuit_states().items() if state == "open"},
+                        "a worker to open its circuit", 10)
 
     clean_fake.control.set_fault("mailgun", "ok")
     # The bound only stops a stuck test (probe timing is tested on a fake clock in tests/core). Recovery means
     # each opened worker closes at its first probe after Mailgun came back: one accepted probe each.
-    wait_for(lambda: set(service.circuit_states().values()) == {"closed"}, 30,
-             what="every worker's circuit to close")
+    wait_until(lambda: set(service.circuit_states().values()) == {"closed"}, "every worker's circuit to close", 30)
     probes = clean_fake.control.messages(provider="mailgun", probes=True)
     assert len(probes) == len(opened) and all(p["probe"] for p in probes)
     results = send_many(service, 30)

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.functional.harness import wait_for
+from testkit.polling import wait_until
 from tests.functional.test_failover import assert_each_delivered_once, delivered, send_many
 
 pytestmark = pytest.mark.functional
@@ -34,7 +34,7 @@ def chain(service, fake):
                    for circuit in health["circuits"].values())
 
     fake.control.reset_faults()
-    wait_for(all_closed, 15, what="every circuit of every worker to close")
+    wait_until(all_closed, "every circuit of every worker to close", 15)
     fake.control.clear()
     yield service
     fake.control.reset_faults()
@@ -60,8 +60,8 @@ def test_a_safe_failure_moves_the_same_request_on_and_a_recovered_provider_takes
 
     recovered = ORDER[down - 1]
     fake.control.set_fault(recovered, "ok")
-    wait_for(lambda: {h["circuits"][recovered]["state"] for h in chain.health_of_every_worker().values()}
-             == {"closed"}, 15, what=f"every worker's {recovered} circuit to close")
+    wait_until(lambda: {h["circuits"][recovered]["state"] for h in chain.health_of_every_worker().values()}
+               == {"closed"}, f"every worker's {recovered} circuit to close", 15)
     again = send_many(chain, 24)
     assert {r.json()["provider"] for _, r in again} == {recovered}
     assert_each_delivered_once(fake, results + again)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.harness import API_KEY, ROOT
+from testkit.harness import API_KEY, ROOT
 
 pytestmark = pytest.mark.functional
 

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.functional.harness import API_KEY
+from testkit.harness import API_KEY
 
 pytestmark = pytest.mark.functional
 

@@ -11,8 +11,9 @@ import uuid
 import pytest
 import requests
 
+from testkit.harness import Gunicorn, as_test_response
+from testkit.polling import wait_until
 from tests.api.spec_check import assert_response_matches_spec
-from tests.functional.harness import Gunicorn, as_test_response, wait_for
 
 pytestmark = pytest.mark.functional
 
@@ -87,8 +88,8 @@ def test_a_worker_killed_mid_send_leaves_the_outcome_unknown_and_never_resends(s
     first: list[object] = []
     sender = threading.Thread(target=lambda: first.append(_try(lambda: keyed(service, key, subject, timeout=30))))
     sender.start()
-    wait_for(lambda: clean_fake.control.stats()["mailgun"]["connections"] > connections, 10, 0.01,
-             "the send to reach Mailgun")
+    wait_until(lambda: clean_fake.control.stats()["mailgun"]["connections"] > connections,
+               "the send to reach Mailgun", 10, 0.01)
     [victim] = service.worker_pids()
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
@@ -103,7 +104,7 @@ def test_a_worker_killed_mid_send_leaves_the_outcome_unknown_and_never_resends(s
         answers.append(keyed(service, key, subject))
         return answers[-1].status_code != 409
 
-    wait_for(settled, 30, 0.25, "the lease to run out")
+    wait_until(settled, "the lease to run out", 30, 0.25)
     final = answers[-1]
     assert {a.status_code for a in answers[:-1]} <= {409}
     assert final.status_code == 502 and replayed(final), final.text

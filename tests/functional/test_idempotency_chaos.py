@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from tests.functional.harness import wait_for
+from testkit.polling import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -108,8 +108,8 @@ def test_retries_with_keys_deliver_at_most_once_and_exactly_once_when_told_200(s
             fake.control.reset_faults()
             for pod in pods:
                 for provider in faults:
-                    wait_for(lambda: set(pod.circuit_states(provider).values()) == {"closed"}, 15, 0.1,
-                             "every circuit to close after the fault")
+                    wait_until(lambda: set(pod.circuit_states(provider).values()) == {"closed"},
+                               "every circuit to close after the fault", 15, 0.1)
             time.sleep(OK_SECONDS)
     keys = clients.all_keys()
     records = collections.defaultdict(list)

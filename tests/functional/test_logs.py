@@ -14,7 +14,8 @@ import pytest
 
 from fakeproviders import FAKES
 from sendmailproxy.probe import OPERATOR_MUST_ACT
-from tests.functional.harness import API_KEY, Gunicorn, wait_for
+from testkit.harness import API_KEY, Gunicorn
+from testkit.polling import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -122,10 +123,10 @@ def run(request, start_module_service, fake) -> Run:
         fake.control.set_fault(provider, **PROVIDER_FAULTS.get((provider, case.name), case.fault))
         assert service.send(**MESSAGE).status_code == case.status, case
         if case.level:
-            wait_for(lambda: circuit()["probes"] >= 1, 15, what=f"{case.name}: a probe under the fault")
+            wait_until(lambda: circuit()["probes"] >= 1, f"{case.name}: a probe under the fault", 15)
         phases[case.name] = start, service.log_offset()
         fake.control.reset_faults()
-        wait_for(lambda: circuit()["state"] == "closed", 15, what=f"{case.name}: the circuit to close again")
+        wait_until(lambda: circuit()["state"] == "closed", f"{case.name}: the circuit to close again", 15)
     service.stop()
     return Run(provider, service, phases)
 

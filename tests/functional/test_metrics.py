@@ -8,7 +8,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.functional.harness import wait_for
+from testkit.polling import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -53,11 +53,11 @@ def test_open_circuits_probes_and_all_open_are_counted(start_service, clean_fake
     samples = scrape(service)
     assert value(samples, "smsp_all_circuits_open_total") == 1
     assert set(circuit_gauges(samples, "mailgun").values()) == {1.0}
-    wait_for(lambda: value(scrape(service), "smsp_probes_total", provider="mailgun", result="ambiguous") >= 1,
-             10, 0.1, "a failed probe to be counted")
+    wait_until(lambda: value(scrape(service), "smsp_probes_total", provider="mailgun", result="ambiguous") >= 1,
+               "a failed probe to be counted", 10, 0.1)
     clean_fake.control.reset_faults()
-    wait_for(lambda: set(circuit_gauges(scrape(service), "mailgun").values()) == {0.0}, 10, 0.1,
-             "the gauge to show the circuit closed")
+    wait_until(lambda: set(circuit_gauges(scrape(service), "mailgun").values()) == {0.0},
+               "the gauge to show the circuit closed", 10, 0.1)
     assert value(scrape(service), "smsp_probes_total", provider="mailgun", result="accepted") >= 1
 
 
@@ -65,8 +65,8 @@ def test_a_dead_workers_gauges_disappear(start_service, clean_fake):
     service = start_service(WEB_CONCURRENCY=2)
     victim = min(service.worker_pids())
     os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: victim not in service.worker_pids() and len(service.worker_pids()) == 2, 20, 0.1,
-             "gunicorn to replace the killed worker")
+    wait_until(lambda: victim not in service.worker_pids() and len(service.worker_pids()) == 2,
+               "gunicorn to replace the killed worker", 20, 0.1)
     service.health_of_every_worker()  # the new worker is serving, so its prober has published its gauges
     gauges = circuit_gauges(scrape(service), "mailgun")
     assert victim not in gauges

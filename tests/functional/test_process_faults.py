@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from tests.functional.harness import wait_for
+from testkit.polling import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -35,14 +35,14 @@ def test_killed_worker_is_replaced_and_its_new_prober_closes_its_circuits(start_
         statuses.append(service.send(timeout=10).status_code)
         return service.circuit_states()[new] == "open"
 
-    wait_for(new_worker_tripped, 30, 0, "the new worker to open its mailgun circuit")
+    wait_until(new_worker_tripped, "the new worker to open its mailgun circuit", 30, 0)
     assert set(statuses) <= {200, 502}
     opened = service.circuits()[new]
 
     # Only a probe closes a circuit, and only the probe thread probes: closing proves the new thread runs.
     clean_fake.control.set_fault("mailgun", "ok")
-    wait_for(lambda: service.circuit_states()[new] == "closed", 4 * POLL_INTERVAL + 5,
-             what="the new worker's probe to close its circuit")
+    wait_until(lambda: service.circuit_states()[new] == "closed", "the new worker's probe to close its circuit",
+               4 * POLL_INTERVAL + 5)
     closed = service.circuits()[new]
     assert closed["generation"] == opened["generation"] + 1 and closed["probes"] >= 1
     assert clean_fake.control.messages("mailgun", probes=True), "no probe reached Mailgun"
@@ -67,8 +67,8 @@ def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_connections(star
     for client in clients:
         client.start()
     # Each request opens its own connection to Mailgun, which holds it for latency_ms: all are in flight.
-    wait_for(lambda: clean_fake.control.stats()["mailgun"]["connections"] >= in_flight, 10,
-             what="every request to reach Mailgun")
+    wait_until(lambda: clean_fake.control.stats()["mailgun"]["connections"] >= in_flight,
+               "every request to reach Mailgun", 10)
     service.process.send_signal(signal.SIGTERM)
 
     # New connections are refused (not accepted and then reset) while the in-flight requests still run.
@@ -79,7 +79,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_connections(star
         except ConnectionRefusedError:
             return True
 
-    wait_for(refused, latency_ms / 1000, 0.05, "new connections to be refused")
+    wait_until(refused, "new connections to be refused", latency_ms / 1000, 0.05)
     assert not results, "refused only once the in-flight requests had ended, or one ended early"
 
     for client in clients:

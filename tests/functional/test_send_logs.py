@@ -6,7 +6,7 @@ import json
 import pytest
 import requests
 
-from tests.functional.harness import API_KEY
+from testkit.harness import API_KEY
 
 pytestmark = pytest.mark.functional
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import trustme
 
-from tests.functional.harness import wait_for
+from testkit.polling import wait_until
 from tests.functional.test_failover import assert_each_delivered_once, delivered, send_many
 
 pytestmark = pytest.mark.functional
@@ -50,11 +50,11 @@ def test_probe_closes_the_relays_circuit_and_never_sends_data(start_service, cle
     service = start_service(SMSP_PROVIDERS="smtp,sendgrid", SMSP_POLL_INTERVAL=0.5)
     clean_fake.control.set_fault("smtp", "stopped")
     assert {r.json()["provider"] for _, r in send_many(service, 20)} == {"sendgrid"}
-    wait_for(lambda: "open" in service.circuit_states("smtp").values(), 10, what="a worker to open its circuit")
+    wait_until(lambda: "open" in service.circuit_states("smtp").values(), "a worker to open its circuit", 10)
 
     clean_fake.control.set_fault("smtp", "ok")
-    wait_for(lambda: set(service.circuit_states("smtp").values()) == {"closed"}, 10,
-             what="every worker's circuit to close")
+    wait_until(lambda: set(service.circuit_states("smtp").values()) == {"closed"}, "every worker's circuit to close",
+               10)
     results = send_many(service, 10)
 
     assert {r.json()["provider"] for _, r in results} == {"smtp"}

@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from tests.functional.harness import API_KEY
+from testkit.harness import API_KEY
 
 pytestmark = pytest.mark.functional
 

@@ -5,7 +5,7 @@ import pytest
 
 from sendmailproxy.idempotency.redisstore import RedisStore
 from sendmailproxy.idempotency.sqlitestore import SqliteStore
-from tests.redisserver import RedisServer, redis_server  # noqa: F401 - a fixture
+from testkit.redisserver import RedisServer, redis_server  # noqa: F401 - a fixture
 
 
 @pytest.fixture(params=["sqlite", "redis"])

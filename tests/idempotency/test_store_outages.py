@@ -6,7 +6,7 @@ import pytest
 from sendmailproxy.idempotency.redisstore import RedisStore
 from sendmailproxy.idempotency.sqlitestore import PURGE_EVERY_SECONDS, SqliteStore
 from sendmailproxy.idempotency.store import Reserved, StoreUnavailableError
-from tests.functional.harness import free_port
+from testkit.ports import free_port
 
 
 def test_redis_down_is_unavailable_and_comes_back(redis_server):

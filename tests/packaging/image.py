@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
-from tests.dockerfile import DOCKERFILE, dockerfile_stages, instrs, parse_env, parse_from, strip_flags
+from testkit.dockerfile import DOCKERFILE, dockerfile_stages, instrs, parse_env, parse_from, strip_flags
 
 ROOT = DOCKERFILE.parent
 BASE_IMAGE_PATH = "/usr/local/bin:/usr/bin:/bin"  # the python image's PATH, less the sbin directories

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.functional.harness import free_port, wait_for
+from testkit.polling import wait_until
+from testkit.ports import free_port
 from tests.packaging.image import INSTALL_TIMEOUT, ROOT, Recipe
 
 pytestmark = pytest.mark.functional
@@ -52,7 +53,7 @@ def serving(command: list[str], *, cwd: Path, env: dict[str, str], log_path: Pat
             return False
 
     try:
-        wait_for(up, timeout, 0.2, f"{shlex.join(command)} to serve {url}")
+        wait_until(up, f"{shlex.join(command)} to serve {url}", timeout, 0.2)
         yield
     except BaseException:
         print(f"--- {log_path} (tail) ---\n{log_path.read_text()[-5000:]}")
@@ -63,7 +64,7 @@ def serving(command: list[str], *, cwd: Path, env: dict[str, str], log_path: Pat
         # the signal never reached.) Then the whole group must be gone within the graceful timeout.
         process.send_signal(signal.SIGTERM)
         try:
-            wait_for(lambda: not group_members(process.pid), 45, 0.1, "the service and its workers to stop")
+            wait_until(lambda: not group_members(process.pid), "the service and its workers to stop", 45, 0.1)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)

@@ -20,6 +20,7 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 from sendmailproxy.message import Address, Message
 from sendmailproxy.providers import MailgunProvider, OutcomeKind, PostmarkProvider, SendGridProvider, SesProvider
 from tests.providers.conftest import OPTIONS, SETTINGS, adapter
+from testkit.ports import free_port
 
 ACCEPTED, REJECTED = OutcomeKind.ACCEPTED, OutcomeKind.REJECTED
 NOT_ACCEPTED, AMBIGUOUS = OutcomeKind.NOT_ACCEPTED, OutcomeKind.AMBIGUOUS
@@ -260,19 +261,13 @@ def test_transport_failures(rsps, provider_class, error, kind, timed_out):
     assert (outcome.kind, outcome.timed_out, outcome.status) == (kind, timed_out, None), outcome.reason
 
 
-def closed_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def on_local_server(port):
     options = dataclasses.replace(OPTIONS, timeout=0.3)
     return [adapter(provider_class, options, base_url=f"http://127.0.0.1:{port}") for provider_class in PROVIDERS]
 
 
 def test_a_real_refused_connection_is_not_accepted():
-    for provider in on_local_server(closed_port()):
+    for provider in on_local_server(free_port()):
         outcome = provider.send(MESSAGE)
         assert outcome.kind is NOT_ACCEPTED, outcome.reason
 

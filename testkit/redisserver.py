@@ -1,4 +1,4 @@
-"""A real redis-server (Debian's package) on a free 127.0.0.1 port, persistence off, for the tests that need one."""
+"""A real redis-server (Debian's package) on a free 127.0.0.1 port, persistence off, for the tests and the bench."""
 from __future__ import annotations
 
 import shutil
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.functional.harness import free_port, wait_for
+from testkit.polling import wait_until
+from testkit.ports import free_port
 
 START_TIMEOUT_S = 10
 
@@ -35,7 +36,7 @@ class RedisServer:
         log.close()
         client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
         try:
-            wait_for(lambda: self._answers(client), START_TIMEOUT_S, 0.05, "redis-server to answer PING")
+            wait_until(lambda: self._answers(client), "redis-server to answer PING", START_TIMEOUT_S, 0.05)
         finally:
             client.close()
         return self

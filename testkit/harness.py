@@ -4,12 +4,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 import requests
@@ -17,28 +14,12 @@ from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
 from sendmailproxy.config import Config
+from testkit.polling import wait_until
+from testkit.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "functional-test-key"
 RAISE_HEADER = "X-Functional-Raise"  # makes tests/functional/faulty_wsgi.py raise inside the app
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], object], timeout: float, interval: float = 0.05, what: str = "condition"):
-    """Poll until `condition()` is truthy; its value, or AssertionError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 class Gunicorn:
@@ -64,7 +45,7 @@ class Gunicorn:
             cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         workers = int(self.env.get("WEB_CONCURRENCY", Config.workers))
-        wait_for(lambda: self._ready(workers), timeout, 0.1, f"{self.app} to serve with every worker up")
+        wait_until(lambda: self._ready(workers), f"{self.app} to serve with every worker up", timeout, 0.1)
         return self
 
     def _ready(self, workers: int) -> bool:
@@ -110,7 +91,7 @@ class Gunicorn:
             seen[body["pid"]] = body
             return self.worker_pids() <= set(seen)
 
-        wait_for(all_answered, timeout, 0, "every worker to answer /healthcheck")
+        wait_until(all_answered, "every worker to answer /healthcheck", timeout, 0)
         return {pid: seen[pid] for pid in self.worker_pids() if pid in seen}
 
     def wait_for_workers(self, count: int, exclude: set[int] = frozenset(), timeout: float = 30) -> set[int]:
@@ -119,7 +100,7 @@ class Gunicorn:
             pids = self.worker_pids()
             return pids if len(pids) == count and not pids & exclude else None
 
-        return wait_for(ready, timeout, 0.1, f"{count} workers other than {sorted(exclude)}")
+        return wait_until(ready, f"{count} workers other than {sorted(exclude)}", timeout, 0.1)
 
     def circuits(self, provider: str = "mailgun", timeout: float = 10) -> dict[int, dict]:
         """Each live worker's circuit for `provider`, as /healthcheck shows it: pid -> state, failures, probes..."""
