@@ -52,6 +52,17 @@ class FakeProviders:
         """Per provider: requests, by_status (codes, "hang", "reset"), connections, accepted, probes."""
         return self._call("GET", "/stats")
 
+    def post_webhook(self, url: str, message_id: str, event: str | None = None, **params) -> list[dict]:
+        """Have the fake that recorded `message_id` post its provider's signed webhook for it to `url`; the
+        receiver's answers ({"status", "body"}), one per POST. Params: docs/events.md, "Fakes"."""
+        params = {"url": url, "message_id": message_id, **({"event": event} if event else {}), **params}
+        return self._call("POST", "/webhooks", params)["posts"]
+
+    def webhook_keys(self) -> dict:
+        """What a receiver verifies each fake's webhooks with: Mailgun's signing key, SendGrid's public key,
+        the SNS topic and certificate URL prefix."""
+        return self._call("GET", "/webhooks/keys")
+
     def clear(self) -> None:
         """Forget every message and count."""
         self._call("DELETE", "/messages")

@@ -6,12 +6,13 @@ from urllib.parse import parse_qs
 from .http11 import Reply, Request, json_reply
 from .records import Store
 from .server import FaultError, ProviderEndpoint, next_request, send
+from .webhooks import WebhookRequest, keys_of, post_webhooks
 
 MAX_CONTROL_BODY = 1024 * 1024
 
 
 class ControlApi:
-    """Routes for tests: faults, messages, stats and health."""
+    """Routes for tests: faults, messages, stats, health, and webhooks posted on demand."""
 
     def __init__(self, endpoints: dict[str, ProviderEndpoint], store: Store):
         self.endpoints, self.store = endpoints, store
@@ -20,6 +21,8 @@ class ControlApi:
             ("faults",): {"GET": self._faults, "DELETE": self._reset_faults},
             ("messages",): {"GET": self._messages, "DELETE": self._clear},
             ("stats",): {"GET": self._stats},
+            ("webhooks",): {"POST": self._webhooks},
+            ("webhooks", "keys"): {"GET": self._webhook_keys},
         }
 
     async def serve(self, reader, writer) -> None:
@@ -84,6 +87,22 @@ class ControlApi:
 
     async def _stats(self, request) -> Reply:
         return json_reply(200, self.store.stats())
+
+    async def _webhooks(self, request) -> Reply:
+        """Post the provider's signed webhook for a recorded message; answer what the receiver answered."""
+        params = json.loads(request.body or b"{}")
+        if not isinstance(params, dict):
+            raise ValueError("the body must be a JSON object")
+        record = next((m for m in self.store.messages() if m["id"] == params.get("message_id")), None)
+        if record is None:
+            return _error(404, f"no recorded message {params.get('message_id')!r}")
+        api = self.endpoints[record["provider"]].api
+        if not hasattr(api, "webhook_posts"):
+            return _error(400, f"{record['provider']} has no webhooks")
+        return json_reply(200, {"posts": await post_webhooks(api, WebhookRequest(params, record))})
+
+    async def _webhook_keys(self, request, _keys) -> Reply:
+        return json_reply(200, keys_of(self.endpoints))
 
 
 def _error(status: int, message: str) -> Reply:
