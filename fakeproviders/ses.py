@@ -1,4 +1,5 @@
-"""Amazon SES v2 `POST /v2/email/outbound-emails`: SigV4 checked with botocore, the sesv2 model's rules, SES's errors."""
+"""Amazon SES v2 `POST /v2/email/outbound-emails`: SigV4 checked with botocore, the sesv2 model's rules, SES's
+errors; and SES events posted through SNS (fakeproviders/sns.py)."""
 
 import base64
 import binascii

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from typing import Mapping
 
 from .model import Event, event_id, rfc3339
-from .verdict import Accepted, Nonce, Verdict, as_text, check_fresh, malformed, parse_json, unauthenticated, \
-    verdict_of
+from .verdict import (Accepted, Nonce, Verdict, as_text, check_fresh, malformed, parse_json, unauthenticated,
+                      verdict_of)
 
 PROVIDER = "mailgun"
 # `failed` with these delivery-status codes: Mailgun did not send, the address is on its own list.

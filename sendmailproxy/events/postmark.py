@@ -63,7 +63,8 @@ def to_event(payload: dict) -> Event | None:
     elif kind == "Open":
         type_, recipient, at = "opened", payload["Recipient"], payload["ReceivedAt"]
     elif kind == "Click":
-        type_, recipient, at, reason = "clicked", payload["Recipient"], payload["ReceivedAt"], payload.get("OriginalLink")
+        type_, recipient, at = "clicked", payload["Recipient"], payload["ReceivedAt"]
+        reason = payload.get("OriginalLink")
     elif kind == "SubscriptionChange" and payload.get("SuppressSending") is True:
         type_, recipient, at = "dropped", payload["Recipient"], payload["ChangedAt"]
         reason = payload.get("SuppressionReason")

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from .model import Event, event_id, rfc3339
-from .verdict import Accepted, Refusal, Verdict, as_text, check_fresh, malformed, parse_json, unauthenticated, verdict_of
+from .verdict import (Accepted, Refusal, Verdict, as_text, check_fresh, malformed, parse_json, unauthenticated,
+                      verdict_of)
 
 PROVIDER = "sendgrid"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"

@@ -10,6 +10,7 @@ from .postmark import PostmarkWebhook
 from .sendgrid import SendGridWebhook, load_public_key
 from .ses import SesWebhook
 from .sns import SnsVerifier
+from .verdict import Webhook
 
 DEFAULT_MAX_AGE_S = 129600  # 36 h: past every provider's retry window (SendGrid's 24 h is the longest)
 
@@ -50,7 +51,7 @@ class WebhookSettings:
             max_age=env.number("SMSP_WEBHOOK_MAX_AGE", DEFAULT_MAX_AGE_S, int, minimum=1))
 
 
-def enabled_webhooks(settings: WebhookSettings) -> dict:
+def enabled_webhooks(settings: WebhookSettings) -> dict[str, Webhook]:
     """The webhooks whose secrets are configured, by provider name (the route /webhooks/<name>)."""
     webhooks = {}
     if settings.mailgun_signing_key:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping, Protocol
 
 from .model import Event
 
@@ -40,6 +40,13 @@ class Refused:
 
 
 Verdict = Accepted | Refused
+
+
+class Webhook(Protocol):
+    """A provider's verifier. `headers` as Flask's request.headers (names in any case), `body` the raw bytes,
+    `now` the Unix time the replay window is measured from."""
+
+    def receive(self, body: bytes, headers: Mapping[str, str], now: float) -> Verdict: ...
 
 
 class Refusal(Exception):

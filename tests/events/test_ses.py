@@ -95,8 +95,10 @@ def test_certificate_urls_off_sns_hosts_are_refused_without_a_fetch(cert_server,
     assert cert_server.gets == gets
 
 
-@pytest.mark.parametrize("url", ["https://sns.us-east-1.amazonaws.com/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem",
-                                 "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-abc123.pem"])
+@pytest.mark.parametrize("url", [
+    "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem",
+    "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-abc123.pem",
+])
 def test_sns_certificate_urls_are_trusted(url):
     assert SnsVerifier().trusted(url, certificate=True)
 

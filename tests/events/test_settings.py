@@ -17,7 +17,8 @@ def test_nothing_configured_enables_no_webhook():
 
 
 def test_each_secret_enables_its_webhook():
-    settings, problems = read(SMSP_MG_WEBHOOK_SIGNING_KEY="mg-key", SMSP_SG_WEBHOOK_PUBLIC_KEY=SendGridSigner().public_key,
+    settings, problems = read(SMSP_MG_WEBHOOK_SIGNING_KEY="mg-key",
+                              SMSP_SG_WEBHOOK_PUBLIC_KEY=SendGridSigner().public_key,
                               SMSP_SES_SNS_TOPIC_ARNS=" arn:aws:sns:us-east-1:1:a , arn:aws:sns:eu-west-1:1:b ",
                               SMSP_SES_SNS_CERT_URL_PREFIX="https://sns.internal.example/certs/",
                               SMSP_PM_WEBHOOK_USERNAME="pm", SMSP_PM_WEBHOOK_PASSWORD="pm-secret",
