@@ -86,6 +86,7 @@ def test_a_topic_not_listed_is_refused_after_a_good_signature(ses, sns_signer):
     "https://sns.us-east-1.amazonaws.com:8443/SimpleNotificationService-abc.pem",
     "https://sns.us-east-1.amazonaws.com@evil.example/SimpleNotificationService-abc.pem",
     "https://evil.example/?https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem",
+    "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem?redirect=https://evil.example/",
 ])
 def test_certificate_urls_off_sns_hosts_are_refused_without_a_fetch(cert_server, sns_signer, url):
     webhook = SesWebhook((TOPIC,), SnsVerifier(), MAX_AGE)  # the SNS host rule, no prefix
