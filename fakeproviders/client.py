@@ -88,7 +88,7 @@ class RunningFakeProviders:
     """A fake started by run_fake_providers: where each provider listens, its options and the control client."""
 
     urls: dict[str, str]  # provider name -> base URL
-    options: dict[str, str]  # every fake's command-line options, e.g. "mailgun_key"
+    options: dict[str, str]  # every fake's command-line options, e.g. "mailgun_key", and what the fakes chose
     control: FakeProviders
     process: subprocess.Popen
 
@@ -117,7 +117,8 @@ def run_fake_providers(**cli_kwargs):
                                env={**os.environ, "PYTHONPATH": python_path})
     try:
         urls = _read_urls(process)
-        options.update((name, value) for name, value in urls.items() if name in options)  # what a fake chose
+        # What a fake chose at start (smtp_ca_file, ses_cert_url_prefix): every name on the line but the URLs.
+        options.update((name, value) for name, value in urls.items() if name not in FAKES and name != "control")
         yield RunningFakeProviders(urls={name: urls[name] for name in FAKES}, options=options,
                                    control=FakeProviders(urls["control"]), process=process)
     finally:

@@ -76,7 +76,7 @@ class SesApi:
     # Command-line options (--ses-region, ...) and their defaults. Identities are addresses or domains.
     OPTIONS = {"ses_region": DEFAULT_REGION, "ses_access_key_id": DEFAULT_KEY_ID,
                "ses_secret_access_key": DEFAULT_SECRET, "ses_session_token": "", "ses_identities": "example.com",
-               "ses_configuration_sets": "smsp", "ses_topic_arn": DEFAULT_TOPIC_ARN, "ses_cert_url_prefix": ""}
+               "ses_configuration_sets": "smsp", "ses_topic_arn": DEFAULT_TOPIC_ARN}
     ACCOUNT_ERRORS = ACCOUNT_ERRORS
 
     def __init__(self, region: str, key_id: str, secret: str, session_token: str, identities: str,
