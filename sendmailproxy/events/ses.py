@@ -74,7 +74,7 @@ def to_events(notification: dict, sns_message_id: str) -> tuple[Event, ...]:
     rows = _rows(kind, notification, mail)
     tags = mail.get("tags") or {}
     numbered = sorted((int(m[1]), values[0]) for name, values in tags.items() if (m := _TAG_NAME.fullmatch(name)))
-    metadata = {name[len(META_PREFIX):]: decode_tag_value(values[0])
+    metadata = {name[len(META_PREFIX):]: _metadata_value(values[0])
                 for name, values in tags.items() if name.startswith(META_PREFIX)}
     return tuple(
         Event(id=event_id(PROVIDER, sns_message_id, recipient.lower()), type=type_, provider=PROVIDER,
@@ -122,6 +122,15 @@ def _rows(kind: str, notification: dict, mail: dict) -> list[tuple]:
         subscription = notification["subscription"]
         return [("unsubscribed", r, subscription.get("timestamp"), None, "unsubscribed") for r in everyone]
     return []  # Send repeats our own 200; other types we do not keep
+
+
+def _metadata_value(text: str) -> str:
+    """A meta- tag's value decoded; one we did not encode (a tag set in SES itself) as it is, rather than
+    refusing the event: SNS does not retry a 4xx, so a refusal would lose it."""
+    try:
+        return decode_tag_value(text)
+    except ValueError:
+        return text
 
 
 def _bounce_type(bounce_type: str, sub_type: str | None) -> tuple[str, str | None]:

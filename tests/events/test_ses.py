@@ -185,6 +185,13 @@ def test_malformed_bodies_are_refused_with_400(ses, sns_signer, make):
     assert_refused(ses.receive(make(sns_signer), {}, NOW), 400)
 
 
+def test_a_meta_tag_we_did_not_encode_comes_back_as_it_is(ses, sns_signer):
+    event = ses_bounce("Permanent", "General")
+    event["mail"]["tags"]["meta-campaign"] = ["spring_sale"]  # "_s" is no escape of ours
+    bounced, = ses.receive(sns_notification(sns_signer, event), {}, NOW).events
+    assert bounced.metadata["campaign"] == "spring_sale" and bounced.metadata["order"] == "A-17"
+
+
 def test_notifications_carry_no_tags_and_give_none(ses, sns_signer):
     event = ses_event("Delivery", "delivery", {"timestamp": "2026-12-03T12:13:20.000Z",
                                                "recipients": ["alice@example.com"]}, style="notificationType")

@@ -7,10 +7,13 @@ import time
 
 import pytest
 
+from fakeproviders import FAKES
 from fakeproviders.client import FakeProvidersError
+from fakeproviders.signing import SendGridSigner
 from sendmailproxy.events.mailgun import MailgunWebhook
 from sendmailproxy.events.postmark import PostmarkWebhook
 from sendmailproxy.events.sendgrid import SendGridWebhook, load_public_key
+from sendmailproxy.events.settings import WebhookSettings, enabled_webhooks
 from sendmailproxy.events.ses import SesWebhook, encode_tag_value
 from sendmailproxy.events.sns import SnsVerifier
 from sendmailproxy.events.verdict import Accepted
@@ -140,6 +143,15 @@ def test_the_fake_postmark_posts_with_the_credentials_given(fake, receiver, post
     assert [(e.type, e.suppresses, e.message_id) for e in events] == [("dropped", "unsubscribed", sent["MessageID"])]
     assert events[0].metadata == {"order": "A-17"} and events[0].tags == ("welcome",)
     assert PostmarkWebhook("pm", "other").receive(receiver.posts[0][2], receiver.posts[0][1], 0).status == 401
+
+
+def test_every_provider_with_a_webhook_has_a_fake_that_posts_it():
+    settings = WebhookSettings(mailgun_signing_key="k", sendgrid_public_key=SendGridSigner().public_key,
+                               ses_topic_arns=("arn:aws:sns:us-east-1:1:t",), postmark_username="u",
+                               postmark_password="p")
+    webhooks = enabled_webhooks(settings)
+    assert sorted(webhooks) == ["mailgun", "postmark", "sendgrid", "ses"]
+    assert all(hasattr(FAKES[name], "webhook_posts") for name in webhooks)
 
 
 def test_the_receivers_answers_come_back(fake, receiver, mailgun, mailgun_form):
