@@ -77,7 +77,7 @@ class SendGridWebhook:
         for position, item in enumerate(batch):
             try:
                 events.append(to_event(item))
-            except (Refusal, KeyError, TypeError, AttributeError, ValueError) as exc:
+            except (Refusal, KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
                 raise malformed(f"event {position} is malformed ({type(exc).__name__} {exc}); "
                                 "the batch is refused whole") from None
         kept = tuple(event for event in events if event is not None)

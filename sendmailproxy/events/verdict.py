@@ -74,7 +74,7 @@ def verdict_of(receive: Callable[[], Verdict]) -> Verdict:
         return Refused(refusal.status, refusal.reason)
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         return Refused(400, f"malformed body: {type(exc).__name__} {exc}")
-    except ValueError as exc:  # JSON, UTF-8, numbers, dates, base64 (binascii.Error is one)
+    except (ValueError, OverflowError) as exc:  # JSON, UTF-8, numbers, dates, base64; times out of range
         return Refused(400, f"malformed body: {exc}")
 
 
@@ -90,7 +90,7 @@ def parse_json(body: bytes):
     """The body as JSON, any shape; malformed when it is not JSON in UTF-8."""
     try:
         return json.loads(body.decode("utf-8"))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise malformed(f"not JSON: {exc}") from None
 
 

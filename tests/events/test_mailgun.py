@@ -64,8 +64,10 @@ def test_timestamps_inside_the_window_are_accepted(mailgun):
     mailgun_post(mailgun_event("delivered"))[:-10], b"\xff\xfe", b"[]", b"null",
     mailgun_post({"event": "delivered"}), mailgun_post(mailgun_event("delivered", recipient=None)),
     mailgun_post(mailgun_event("delivered", timestamp="yesterday")),
+    mailgun_post(mailgun_event("delivered", timestamp=1e300)),
+    b"[" * 100000,
 ], ids=["truncated", "not utf-8", "an array", "null", "event-data without fields", "recipient null",
-        "timestamp not a number"])
+        "timestamp not a number", "timestamp out of range", "nested too deep"])
 def test_malformed_bodies_are_refused_with_400(mailgun, body):
     verdict = mailgun.receive(body, {}, NOW)
     assert isinstance(verdict, Refused) and verdict.status == 400

@@ -62,7 +62,9 @@ def test_unauthenticated_batches_are_refused_with_401(sendgrid, sendgrid_signer,
 @pytest.mark.parametrize("bad", [
     "not an object", {"event": "delivered"}, sendgrid_event("delivered", email=None),
     sendgrid_event("delivered", timestamp="1796300000"), sendgrid_event("delivered", sg_event_id=7),
-], ids=["a string", "no fields", "email null", "timestamp a string", "sg_event_id a number"])
+    sendgrid_event("delivered", timestamp=10**20),
+], ids=["a string", "no fields", "email null", "timestamp a string", "sg_event_id a number",
+        "timestamp out of range"])
 def test_a_batch_with_one_malformed_element_is_refused_whole_with_400(sendgrid, sendgrid_signer, bad):
     verdict = sendgrid.receive(*sendgrid_post(sendgrid_signer, [*BATCH, bad]), NOW)
     assert isinstance(verdict, Refused) and verdict.status == 400 and "event 4" in verdict.reason
