@@ -63,6 +63,14 @@ class FakeProviders:
         the SNS topic and certificate URL prefix."""
         return self._call("GET", "/webhooks/keys")
 
+    def subscribe(self, url: str, signature_version: str = "1") -> dict:
+        """Have the fake SNS post a signed SubscriptionConfirmation to `url`; the receiver's answer."""
+        return self._call("POST", "/sns/subscriptions", {"url": url, "signature_version": signature_version})["posts"][0]
+
+    def confirmed_subscriptions(self) -> list[str]:
+        """The URLs whose SubscribeURL was fetched, in order."""
+        return self._call("GET", "/sns/subscriptions")["confirmed"]
+
     def clear(self) -> None:
         """Forget every message and count."""
         self._call("DELETE", "/messages")

@@ -1,12 +1,14 @@
 """The control API: switch faults at run time and read back what the fake providers received."""
 
+import asyncio
 import json
+import time
 from urllib.parse import parse_qs
 
 from .http11 import Reply, Request, json_reply
 from .records import Store
 from .server import FaultError, ProviderEndpoint, next_request, send
-from .webhooks import WebhookRequest, keys_of, post_webhooks
+from .webhooks import WebhookRequest, keys_of, post, post_webhooks
 
 MAX_CONTROL_BODY = 1024 * 1024
 
@@ -23,6 +25,7 @@ class ControlApi:
             ("stats",): {"GET": self._stats},
             ("webhooks",): {"POST": self._webhooks},
             ("webhooks", "keys"): {"GET": self._webhook_keys},
+            ("sns", "subscriptions"): {"POST": self._subscribe, "GET": self._subscriptions},
         }
 
     async def serve(self, reader, writer) -> None:
@@ -103,6 +106,23 @@ class ControlApi:
 
     async def _webhook_keys(self, request, _keys) -> Reply:
         return json_reply(200, keys_of(self.endpoints))
+
+    async def _subscribe(self, request, _subscriptions) -> Reply:
+        """SNS subscribing an HTTPS endpoint: post it the signed SubscriptionConfirmation ({"url",
+        "signature_version"}); the endpoint confirms by GETting its SubscribeURL."""
+        params = json.loads(request.body or b"{}")
+        if not isinstance(params, dict) or not isinstance(params.get("url"), str):
+            raise ValueError("the body must be a JSON object with the url to subscribe")
+        if params.get("signature_version", "1") not in ("1", "2"):
+            raise ValueError('signature_version must be "1" or "2"')
+        topic = self.endpoints["ses"].api.sns
+        body = topic.subscription_confirmation(params["url"], time.time(), params.get("signature_version", "1"))
+        headers = {"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "SubscriptionConfirmation",
+                   "x-amz-sns-topic-arn": topic.topic_arn}
+        return json_reply(200, {"posts": [await asyncio.to_thread(post, params["url"], body, headers)]})
+
+    async def _subscriptions(self, request, _subscriptions) -> Reply:
+        return json_reply(200, {"confirmed": list(self.endpoints["ses"].api.sns.confirmed)})
 
 
 def _error(status: int, message: str) -> Reply:

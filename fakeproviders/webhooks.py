@@ -58,11 +58,12 @@ async def post_webhooks(api, request: WebhookRequest) -> list[dict]:
     answers = []
     for body, headers in posts:
         for _ in range(request.repeat):
-            answers.append(await asyncio.to_thread(_post, request.url, body, headers))
+            answers.append(await asyncio.to_thread(post, request.url, body, headers))
     return answers
 
 
-def _post(url: str, body: bytes, headers: dict) -> dict:
+def post(url: str, body: bytes, headers: dict) -> dict:
+    """POST once; what the receiver answered, or the error that prevented an answer."""
     parts = urlsplit(url)
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = kind(parts.hostname, parts.port, timeout=POST_TIMEOUT_S)

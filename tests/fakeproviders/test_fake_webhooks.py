@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+import requests
 
 from fakeproviders import FAKES
 from fakeproviders.client import FakeProvidersError
@@ -15,7 +16,7 @@ from sendmailproxy.events.postmark import PostmarkWebhook
 from sendmailproxy.events.sendgrid import SendGridWebhook, load_public_key
 from sendmailproxy.events.settings import WebhookSettings, enabled_webhooks
 from sendmailproxy.events.ses import SesWebhook, encode_tag_value
-from sendmailproxy.events.sns import SnsVerifier
+from sendmailproxy.events.sns import SnsVerifier, ca_bundle
 from sendmailproxy.events.verdict import Accepted
 
 MAX_AGE = 129600
@@ -133,6 +134,19 @@ def test_the_fake_ses_posts_sns_notifications_signed_with_its_certificate(fake, 
     assert events[0].metadata == {"order": "A_17 x"} and events[0].tags == ("welcome",)
     other_topic = SesWebhook(("arn:aws:sns:us-east-1:1:other",), SnsVerifier(keys["cert_url_prefix"]), MAX_AGE)
     assert other_topic.receive(receiver.posts[0][2], {}, time.time()).status == 401
+
+
+def test_the_fake_sns_subscribes_an_endpoint_that_confirms_by_its_subscribe_url(fake, fake_ca, receiver):
+    assert fake.control.subscribe(receiver.url + "ses", signature_version="2")["status"] == 200
+    keys = fake.control.webhook_keys()["ses"]
+    webhook = SesWebhook((keys["topic_arn"],), SnsVerifier(keys["cert_url_prefix"]), MAX_AGE)
+    (_, headers, body), = receiver.posts
+    verdict = webhook.receive(body, headers, time.time())
+    assert isinstance(verdict, Accepted) and verdict.events == () and verdict.confirm_url
+    assert fake.control.confirmed_subscriptions() == []
+    assert requests.get(verdict.confirm_url, timeout=10, verify=ca_bundle()).status_code == 200
+    assert requests.get(verdict.confirm_url, timeout=10, verify=ca_bundle()).status_code == 404  # a token confirms once
+    assert fake.control.confirmed_subscriptions() == [receiver.url + "ses"]
 
 
 def test_the_fake_postmark_posts_with_the_credentials_given(fake, receiver, postmark, postmark_payload):
