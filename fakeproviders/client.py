@@ -52,6 +52,25 @@ class FakeProviders:
         """Per provider: requests, by_status (codes, "hang", "reset"), connections, accepted, probes."""
         return self._call("GET", "/stats")
 
+    def post_webhook(self, url: str, message_id: str, event: str | None = None, **params) -> list[dict]:
+        """Have the fake that recorded `message_id` post its provider's signed webhook for it to `url`; the
+        receiver's answers ({"status", "body"}), one per POST. Params: docs/events.md, "Fakes"."""
+        params = {"url": url, "message_id": message_id, **({"event": event} if event else {}), **params}
+        return self._call("POST", "/webhooks", params)["posts"]
+
+    def webhook_keys(self) -> dict:
+        """What a receiver verifies each fake's webhooks with: Mailgun's signing key, SendGrid's public key,
+        the SNS topic and certificate URL prefix."""
+        return self._call("GET", "/webhooks/keys")
+
+    def subscribe(self, url: str, signature_version: str = "1") -> dict:
+        """Have the fake SNS post a signed SubscriptionConfirmation to `url`; the receiver's answer."""
+        return self._call("POST", "/sns/subscriptions", {"url": url, "signature_version": signature_version})["posts"][0]
+
+    def confirmed_subscriptions(self) -> list[str]:
+        """The URLs whose SubscribeURL was fetched, in order."""
+        return self._call("GET", "/sns/subscriptions")["confirmed"]
+
     def clear(self) -> None:
         """Forget every message and count."""
         self._call("DELETE", "/messages")
@@ -77,7 +96,7 @@ class RunningFakeProviders:
     """A fake started by run_fake_providers: where each provider listens, its options and the control client."""
 
     urls: dict[str, str]  # provider name -> base URL
-    options: dict[str, str]  # every fake's command-line options, e.g. "mailgun_key"
+    options: dict[str, str]  # every fake's command-line options, e.g. "mailgun_key", and what the fakes chose
     control: FakeProviders
     process: subprocess.Popen
 
@@ -106,7 +125,8 @@ def run_fake_providers(**cli_kwargs):
                                env={**os.environ, "PYTHONPATH": python_path})
     try:
         urls = _read_urls(process)
-        options.update((name, value) for name, value in urls.items() if name in options)  # what a fake chose
+        # What a fake chose at start (smtp_ca_file, ses_cert_url_prefix): every name on the line but the URLs.
+        options.update((name, value) for name, value in urls.items() if name not in FAKES and name != "control")
         yield RunningFakeProviders(urls={name: urls[name] for name in FAKES}, options=options,
                                    control=FakeProviders(urls["control"]), process=process)
     finally:

@@ -1,17 +1,20 @@
 """The control API: switch faults at run time and read back what the fake providers received."""
 
+import asyncio
 import json
+import time
 from urllib.parse import parse_qs
 
 from .http11 import Reply, Request, json_reply
 from .records import Store
 from .server import FaultError, ProviderEndpoint, next_request, send
+from .webhooks import WebhookRequest, keys_of, post, post_webhooks
 
 MAX_CONTROL_BODY = 1024 * 1024
 
 
 class ControlApi:
-    """Routes for tests: faults, messages, stats and health."""
+    """Routes for tests: faults, messages, stats, health, and webhooks posted on demand."""
 
     def __init__(self, endpoints: dict[str, ProviderEndpoint], store: Store):
         self.endpoints, self.store = endpoints, store
@@ -20,6 +23,9 @@ class ControlApi:
             ("faults",): {"GET": self._faults, "DELETE": self._reset_faults},
             ("messages",): {"GET": self._messages, "DELETE": self._clear},
             ("stats",): {"GET": self._stats},
+            ("webhooks",): {"POST": self._webhooks},
+            ("webhooks", "keys"): {"GET": self._webhook_keys},
+            ("sns", "subscriptions"): {"POST": self._subscribe, "GET": self._subscriptions},
         }
 
     async def serve(self, reader, writer) -> None:
@@ -84,6 +90,39 @@ class ControlApi:
 
     async def _stats(self, request) -> Reply:
         return json_reply(200, self.store.stats())
+
+    async def _webhooks(self, request) -> Reply:
+        """Post the provider's signed webhook for a recorded message; answer what the receiver answered."""
+        params = json.loads(request.body or b"{}")
+        if not isinstance(params, dict):
+            raise ValueError("the body must be a JSON object")
+        record = next((m for m in self.store.messages() if m["id"] == params.get("message_id")), None)
+        if record is None:
+            return _error(404, f"no recorded message {params.get('message_id')!r}")
+        api = self.endpoints[record["provider"]].api
+        if not hasattr(api, "webhook_posts"):
+            return _error(400, f"{record['provider']} has no webhooks")
+        return json_reply(200, {"posts": await post_webhooks(api, WebhookRequest(params, record))})
+
+    async def _webhook_keys(self, request, _keys) -> Reply:
+        return json_reply(200, keys_of(self.endpoints))
+
+    async def _subscribe(self, request, _subscriptions) -> Reply:
+        """SNS subscribing an HTTPS endpoint: post it the signed SubscriptionConfirmation ({"url",
+        "signature_version"}); the endpoint confirms by GETting its SubscribeURL."""
+        params = json.loads(request.body or b"{}")
+        if not isinstance(params, dict) or not isinstance(params.get("url"), str):
+            raise ValueError("the body must be a JSON object with the url to subscribe")
+        if params.get("signature_version", "1") not in ("1", "2"):
+            raise ValueError('signature_version must be "1" or "2"')
+        topic = self.endpoints["ses"].api.sns
+        body = topic.subscription_confirmation(params["url"], time.time(), params.get("signature_version", "1"))
+        headers = {"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "SubscriptionConfirmation",
+                   "x-amz-sns-topic-arn": topic.topic_arn}
+        return json_reply(200, {"posts": [await asyncio.to_thread(post, params["url"], body, headers)]})
+
+    async def _subscriptions(self, request, _subscriptions) -> Reply:
+        return json_reply(200, {"confirmed": list(self.endpoints["ses"].api.sns.confirmed)})
 
 
 def _error(status: int, message: str) -> Reply:

@@ -13,10 +13,12 @@ from .addresses import is_mailbox, split_mailboxes
 from .forms import FormError, parse_form
 from .http11 import Reply, Request, json_reply, reason, text_reply
 from .records import attachment_info, new_record
+from .signing import json_body, mailgun_signature
 
 NAME = "mailgun"
 DEFAULT_DOMAIN = "mg.example.com"
 DEFAULT_KEY = "mg-test-key"
+DEFAULT_WEBHOOK_KEY = "mg-test-webhook-signing-key"
 MAX_REQUEST_BYTES = int(52.4 * 1024 * 1024)
 MAX_RECIPIENTS = 1000
 MAX_OPTIONS_BYTES = 16 * 1024
@@ -34,16 +36,17 @@ class MailgunApi:
 
     name = NAME
     max_body = MAX_REQUEST_BYTES
-    # Command-line options (--mailgun-domain, --mailgun-key) and their defaults.
-    OPTIONS = {"mailgun_domain": DEFAULT_DOMAIN, "mailgun_key": DEFAULT_KEY}
+    # Command-line options (--mailgun-domain, --mailgun-key, --mailgun-webhook-key) and their defaults.
+    OPTIONS = {"mailgun_domain": DEFAULT_DOMAIN, "mailgun_key": DEFAULT_KEY,
+               "mailgun_webhook_key": DEFAULT_WEBHOOK_KEY}
 
-    def __init__(self, domain: str, key: str):
-        self.domain = domain
+    def __init__(self, domain: str, key: str, webhook_key: str = DEFAULT_WEBHOOK_KEY):
+        self.domain, self.webhook_key = domain, webhook_key
         self._authorization = "Basic " + base64.b64encode(f"api:{key}".encode()).decode()
 
     @classmethod
     def from_options(cls, options: dict) -> "MailgunApi":
-        return cls(options["mailgun_domain"], options["mailgun_key"])
+        return cls(options["mailgun_domain"], options["mailgun_key"], options["mailgun_webhook_key"])
 
     @staticmethod
     def send_path(options: dict) -> str:
@@ -97,6 +100,61 @@ class MailgunApi:
     def malformed(self) -> Reply:
         """A 200 whose JSON body is cut short: a reply the client must not trust."""
         return Reply(200, b'{"id": "<2026', [("Content-Type", "application/json")])
+
+    def webhook_keys(self) -> dict:
+        return {"signing_key": self.webhook_key}
+
+    def webhook_posts(self, request) -> list[tuple[bytes, dict]]:
+        """One signed POST per event and recipient, each with a fresh token, as Mailgun sends them."""
+        request.check_events(WEBHOOK_EVENTS)
+        posts = []
+        for name in request.events:
+            for recipient in request.recipients:
+                timestamp, token = str(int(request.now)), secrets.token_hex(25)
+                signature = {"timestamp": timestamp, "token": token,
+                             "signature": mailgun_signature(self.webhook_key, timestamp, token)}
+                data = _event_data(name, request.record, recipient, request.now)
+                posts.append((json_body({"signature": signature, "event-data": data}), {}))
+        return posts
+
+
+# The control API's event names -> Mailgun's event-data fields.
+WEBHOOK_EVENTS = {
+    "accepted": {"event": "accepted"},
+    "delivered": {"event": "delivered", "delivery-status": {"code": 250, "message": "OK", "description": ""}},
+    "bounce": {"event": "failed", "severity": "permanent", "reason": "bounce",
+               "delivery-status": {"code": 550, "message": "5.1.1 The email account does not exist",
+                                   "description": ""}},
+    "soft_bounce": {"event": "failed", "severity": "temporary", "reason": "generic",
+                    "delivery-status": {"code": 452, "message": "4.2.2 Mailbox full", "description": "",
+                                        "retry-seconds": 600}},
+    "dropped_bounced_address": {"event": "failed", "severity": "permanent", "reason": "suppress-bounce",
+                                "delivery-status": {"code": 605, "message": "",
+                                                    "description": "Not delivering to previously bounced address"}},
+    "dropped_unsubscribed_address": {"event": "failed", "severity": "permanent", "reason": "suppress-unsubscribe",
+                                     "delivery-status": {"code": 606, "message": "",
+                                                         "description": "Not delivering to unsubscribed address"}},
+    "dropped_complained_address": {"event": "failed", "severity": "permanent", "reason": "suppress-complaint",
+                                   "delivery-status": {"code": 607, "message": "",
+                                                       "description": "Not delivering to a user who marked your "
+                                                                      "messages as spam"}},
+    "complaint": {"event": "complained"},
+    "unsubscribe": {"event": "unsubscribed"},
+    "open": {"event": "opened", "ip": "192.0.2.1"},
+    "click": {"event": "clicked", "ip": "192.0.2.1", "url": "https://example.com/"},
+}
+
+
+def _event_data(name: str, record: dict, recipient: str, now: float) -> dict:
+    """Mailgun's `event-data` for one recipient of a recorded message (its message-id without brackets)."""
+    return {
+        **WEBHOOK_EVENTS[name], "id": secrets.token_urlsafe(16), "timestamp": now, "log-level": "info",
+        "recipient": recipient, "recipient-domain": recipient.rpartition("@")[2], "tags": record["tags"],
+        "user-variables": record["variables"],
+        "message": {"headers": {"message-id": record["id"].strip("<>"), "from": record["from"],
+                                "to": ", ".join(record["to"]), "subject": record["subject"]}},
+        "flags": {"is-test-mode": record["probe"]},
+    }
 
 
 def _problem(fields: list[tuple[str, str]]) -> str | None:

@@ -3,12 +3,15 @@
 import base64
 import binascii
 import json
+import secrets
 import uuid
 from datetime import datetime, timezone
 
 from .addresses import is_mailbox, split_mailboxes
 from .http11 import Reply, Request, json_reply, reason, text_reply
 from .records import attachment_info, new_record
+from .signing import basic_auth, json_body
+from .webhooks import WebhookError
 
 NAME = "postmark"
 PATH = "/email"
@@ -116,6 +119,20 @@ class PostmarkApi:
         probe = all(_email(address).endswith("@" + BLACKHOLE_DOMAIN) for address in recipients)
         return _accepted(message_id, payload, text), _record(message_id, probe, message)
 
+    def webhook_posts(self, request) -> list[tuple[bytes, dict]]:
+        """One POST per event and recipient, with the Basic credentials given, as Postmark sends them."""
+        request.check_events(WEBHOOK_EVENTS)
+        username, password = request.params.get("username"), request.params.get("password")
+        if not (isinstance(username, str) and isinstance(password, str)):
+            raise WebhookError("Postmark webhooks need the username and password to post with")
+        at = datetime.fromtimestamp(request.now, timezone.utc).isoformat().replace("+00:00", "Z")
+        record = request.record
+        common = {"MessageID": record["id"], "MessageStream": "outbound", "ServerID": 1,
+                  "Metadata": record["variables"], "Tag": record["tags"][0] if record["tags"] else ""}
+        return [(json_body({**common, **WEBHOOK_EVENTS[name](recipient, at)}),
+                 {"Authorization": basic_auth(username, password)})
+                for name in request.events for recipient in request.recipients]
+
     def error(self, status: int, message: str | None = None, retry_after_s: float = 10,
               code: int | None = None) -> Reply:
         """Postmark's `{"ErrorCode", "Message"}` body (no rate-limit headers); a 403 is its security layer's HTML."""
@@ -184,6 +201,35 @@ def _validate(payload: dict) -> dict:
             "reply_to": payload.get("ReplyTo"), "headers": {h["Name"]: h["Value"] for h in headers},
             "tags": [payload["Tag"]] if payload.get("Tag") else [], "metadata": metadata,
             "attachments": attachments}
+
+
+def _bounce(bounce_type: str, code: int, details: str, record_type: str = "Bounce"):
+    return lambda recipient, at: {
+        "RecordType": record_type, "ID": secrets.randbelow(2**62), "Type": bounce_type, "TypeCode": code,
+        "Email": recipient, "BouncedAt": at, "Details": details, "Description": details, "Inactive": code == 1,
+        "CanActivate": True, "DumpAvailable": False}
+
+
+def _subscription_change(reason: str):
+    return lambda recipient, at: {"RecordType": "SubscriptionChange", "Recipient": recipient, "ChangedAt": at,
+                                  "Origin": "Recipient", "SuppressSending": True, "SuppressionReason": reason}
+
+
+# The control API's event names -> Postmark's record for one recipient at one time.
+WEBHOOK_EVENTS = {
+    "delivered": lambda recipient, at: {"RecordType": "Delivery", "Recipient": recipient, "DeliveredAt": at,
+                                        "Details": "Test delivery webhook details"},
+    "bounce": _bounce("HardBounce", 1, "smtp;550 5.1.1 The email account that you tried to reach does not exist"),
+    "soft_bounce": _bounce("SoftBounce", 4096, "smtp;452 4.2.2 Mailbox full"),
+    "complaint": _bounce("SpamComplaint", 512, "The recipient marked the message as spam", "SpamComplaint"),
+    "open": lambda recipient, at: {"RecordType": "Open", "Recipient": recipient, "ReceivedAt": at,
+                                   "FirstOpen": True, "Platform": "Desktop", "UserAgent": "Mozilla/5.0"},
+    "click": lambda recipient, at: {"RecordType": "Click", "Recipient": recipient, "ReceivedAt": at,
+                                    "OriginalLink": "https://example.com/", "ClickLocation": "HTML"},
+    "dropped_hard_bounce": _subscription_change("HardBounce"),
+    "dropped_spam_complaint": _subscription_change("SpamComplaint"),
+    "unsubscribe": _subscription_change("ManualSuppression"),
+}
 
 
 def _list_of(payload: dict, name: str, keys: tuple[str, ...]) -> list[dict]:

@@ -8,6 +8,7 @@ from .addresses import format_mailbox
 from .http11 import Reply, Request, json_reply, reason
 from .records import attachment_info, new_record
 from .sendgrid_rules import Invalid, decode_attachment, validate
+from .signing import SendGridSigner, json_body
 
 NAME = "sendgrid"
 PATH = "/v3/mail/send"
@@ -30,6 +31,7 @@ class SendGridApi:
 
     def __init__(self, key: str):
         self._authorization = f"Bearer {key}"
+        self._signer = SendGridSigner()  # a new key per run; receivers read it from GET /webhooks/keys
 
     @classmethod
     def from_options(cls, options: dict) -> "SendGridApi":
@@ -85,6 +87,43 @@ class SendGridApi:
     def malformed(self) -> Reply:
         """A 200 with an HTML body and no X-Message-Id: a reply the client must not trust."""
         return Reply(200, b"<html>oops", [("Content-Type", "text/html")])
+
+    def webhook_keys(self) -> dict:
+        return {"public_key": self._signer.public_key}
+
+    def webhook_posts(self, request) -> list[tuple[bytes, dict]]:
+        """Every event for every recipient in one signed batch, as SendGrid flushes them."""
+        request.check_events(WEBHOOK_EVENTS)
+        batch = [_event(name, request.record, recipient, request.now)
+                 for name in request.events for recipient in request.recipients]
+        body = json_body(batch)
+        return [(body, self._signer.headers(body, int(request.now)))]
+
+
+# The control API's event names -> SendGrid's event fields.
+WEBHOOK_EVENTS = {
+    "processed": {"event": "processed"},
+    "delivered": {"event": "delivered", "response": "250 OK"},
+    "soft_bounce": {"event": "deferred", "response": "452 4.2.2 Mailbox full", "attempt": "1"},
+    "bounce": {"event": "bounce", "type": "bounce", "status": "5.1.1", "reason": "550 5.1.1 User unknown"},
+    "blocked": {"event": "bounce", "type": "blocked", "status": "4.0.0", "reason": "421 Try again later"},
+    "dropped_bounced_address": {"event": "dropped", "reason": "Bounced Address"},
+    "dropped_spam_reporting_address": {"event": "dropped", "reason": "Spam Reporting Address"},
+    "dropped_unsubscribed_address": {"event": "dropped", "reason": "Unsubscribed Address"},
+    "dropped_invalid": {"event": "dropped", "reason": "Invalid"},
+    "complaint": {"event": "spamreport"},
+    "unsubscribe": {"event": "unsubscribe"},
+    "open": {"event": "open", "useragent": "Mozilla/5.0", "ip": "192.0.2.1"},
+    "click": {"event": "click", "url": "https://example.com/", "useragent": "Mozilla/5.0", "ip": "192.0.2.1"},
+}
+
+
+def _event(name: str, record: dict, recipient: str, now: float) -> dict:
+    """One event object: custom args flattened in (SendGrid's own fields win), categories as `category`."""
+    return {**record["variables"], **WEBHOOK_EVENTS[name], "email": recipient, "timestamp": int(now),
+            "smtp-id": f"<{record['id']}@ismtpd0001p1>", "category": record["tags"],
+            "sg_event_id": secrets.token_urlsafe(16),
+            "sg_message_id": f"{record['id']}.filterdrecv-5645d9c87f-6p7lk-1-{int(now):X}-1.0"}
 
 
 def _sandboxed(payload: dict) -> bool:

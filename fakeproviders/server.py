@@ -190,6 +190,7 @@ class ProviderEndpoint:
 
     def __init__(self, api, store: Store, host: str, port: int):
         self.api, self.store = api, store
+        self.chosen_options = getattr(api, "chosen_options", {})
         self.fault = Fault()
         self.listener = Listener(host, port, self._serve)
 

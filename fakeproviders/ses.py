@@ -1,4 +1,5 @@
-"""Amazon SES v2 `POST /v2/email/outbound-emails`: SigV4 checked with botocore, the sesv2 model's rules, SES's errors."""
+"""Amazon SES v2 `POST /v2/email/outbound-emails`: SigV4 checked with botocore, the sesv2 model's rules, SES's
+errors; and SES events posted through SNS (fakeproviders/sns.py)."""
 
 import base64
 import binascii
@@ -22,13 +23,17 @@ from botocore.validate import validate_parameters
 
 from .addresses import is_mailbox, split_mailboxes
 from .http11 import Reply, Request, json_reply, reason
+from . import ses_events
 from .records import attachment_info, new_record
+from .sns import SnsTopic
+from .webhooks import WebhookError
 
 NAME = "ses"
 PATH = "/v2/email/outbound-emails"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_KEY_ID = "AKIASMSPFAKE00000001"
 DEFAULT_SECRET = "fake-ses-secret-key-0123456789"
+DEFAULT_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:smsp-events"
 MAX_REQUEST_BYTES = 40 * 1000 * 1000 * 4 // 3  # 40 MB of message after base64, inside JSON
 MAX_RECIPIENTS = 50
 MAX_HEADERS = 15
@@ -71,12 +76,14 @@ class SesApi:
     # Command-line options (--ses-region, ...) and their defaults. Identities are addresses or domains.
     OPTIONS = {"ses_region": DEFAULT_REGION, "ses_access_key_id": DEFAULT_KEY_ID,
                "ses_secret_access_key": DEFAULT_SECRET, "ses_session_token": "", "ses_identities": "example.com",
-               "ses_configuration_sets": "smsp"}
+               "ses_configuration_sets": "smsp", "ses_topic_arn": DEFAULT_TOPIC_ARN}
     ACCOUNT_ERRORS = ACCOUNT_ERRORS
 
     def __init__(self, region: str, key_id: str, secret: str, session_token: str, identities: str,
-                 configuration_sets: str):
-        self.region = region
+                 configuration_sets: str, sns: SnsTopic | None = None):
+        self.region, self.sns = region, sns
+        # Reported on the start line: where the SNS signing certificate is (its CA is smtp_ca_file).
+        self.chosen_options = {"ses_cert_url_prefix": sns.cert_url_prefix} if sns else {}
         self._credentials = Credentials(key_id, secret, session_token)
         self._identities = {i.strip().lower() for i in identities.split(",") if i.strip()}
         self._configuration_sets = {c.strip() for c in configuration_sets.split(",") if c.strip()}
@@ -84,7 +91,8 @@ class SesApi:
     @classmethod
     def from_options(cls, options: dict) -> "SesApi":
         return cls(options["ses_region"], options["ses_access_key_id"], options["ses_secret_access_key"],
-                   options["ses_session_token"], options["ses_identities"], options["ses_configuration_sets"])
+                   options["ses_session_token"], options["ses_identities"], options["ses_configuration_sets"],
+                   SnsTopic(options["ses_topic_arn"], options.get("host", "127.0.0.1")))
 
     @staticmethod
     def send_path(options: dict) -> str:
@@ -113,6 +121,19 @@ class SesApi:
             return self.error(error.status, str(error), code=error.code), None
         message_id = f"{int(time.time() * 1000):016x}-{secrets.token_hex(4)}-{next(_sequence):04d}-000000"
         return json_reply(200, {"MessageId": message_id}), _record(message_id, message)
+
+    def webhook_keys(self) -> dict:
+        return {"topic_arn": self.sns.topic_arn, "cert_url_prefix": self.sns.cert_url_prefix}
+
+    def webhook_posts(self, request) -> list[tuple[bytes, dict]]:
+        """One signed SNS notification per event, naming every recipient it concerns, as SES publishes them."""
+        request.check_events(ses_events.WEBHOOK_EVENTS)
+        version = request.params.get("signature_version", "1")
+        if version not in ("1", "2"):
+            raise WebhookError('signature_version must be "1" or "2"')
+        return [(self.sns.notification(ses_events.event(name, request, self.region), request.now, version),
+                 {"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "Notification",
+                  "x-amz-sns-topic-arn": self.sns.topic_arn}) for name in request.events]
 
     def error(self, status: int, message: str | None = None, retry_after_s: float = 10,
               code: str | None = None) -> Reply:
@@ -193,6 +214,7 @@ class SesApi:
                 message[kind] = destination.get(f"{kind.capitalize()}Addresses", [])
         message["reply_to"] = ", ".join(payload.get("ReplyToAddresses", [])) or message.get("reply_to")
         message["tags"] = [tag["Value"] for tag in payload.get("EmailTags", [])]
+        message["email_tags"] = {tag["Name"]: tag["Value"] for tag in payload.get("EmailTags", [])}
         self._check_addresses(message)
         return message
 
@@ -266,5 +288,5 @@ def _record(message_id: str, message: dict) -> dict:
         NAME, id=message_id, probe=probe, sender=message["from"], to=message["to"], cc=message["cc"],
         bcc=message["bcc"], subject=message["subject"], text=message["text"], html=message["html"],
         reply_to=message["reply_to"], headers=message["headers"], tags=message["tags"],
-        attachments=message["attachments"], variables={},
+        attachments=message["attachments"], variables=message["email_tags"],
     )

@@ -14,12 +14,11 @@ import warnings
 from email.parser import BytesParser
 from urllib.parse import quote, urlsplit
 
-import trustme
-
 from .records import attachment_info, new_record
 from .server import ProtocolListener, ProviderEndpoint, url
 from .smtp_faults import SmtpFault
 from .smtp_server import FakeSmtp, authenticator
+from .tls import fake_ca
 
 NAME = "smtp"
 SCHEMES = {"starttls": "smtp", "implicit": "smtps", "none": "smtp+insecure"}  # --smtp-tls -> URL scheme
@@ -42,7 +41,7 @@ class SmtpApi:
         if security not in SCHEMES:
             raise SystemExit(f"fakeproviders: --smtp-tls must be one of {', '.join(SCHEMES)}")
         self.user, self.password, self.security = user, password, security
-        ca = trustme.CA()
+        ca = fake_ca()  # shared with the SNS certificate host (fakeproviders/sns.py)
         self.server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost", "::1").configure_cert(self.server_tls)
         if not ca_file:

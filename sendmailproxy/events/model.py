@@ -39,6 +39,14 @@ def event_id(provider: str, *dedupe_key: str) -> str:
     return "ev_" + digest[:32]
 
 
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with its offset, as providers write it (Postmark's 7 fractional digits included)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time without an offset: {text!r}")
+    return moment
+
+
 def rfc3339(moment: datetime | float) -> str:
     """A time as RFC 3339 UTC with microseconds dropped when zero: 2026-12-03T13:23:06Z."""
     if not isinstance(moment, datetime):
