@@ -4,6 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 STORE_URL_FORMS = "sqlite:///absolute/path or redis[s]://[:password@]host:port/db"
+MAX_PAGE = 1000  # the most entries one read of a feed or list answers
 
 
 class StoreUnavailableError(Exception):
@@ -22,6 +23,12 @@ def is_store_url(url: str) -> bool:
     redis = (parts.scheme in ("redis", "rediss") and bool(parts.hostname) and port_ok
              and (database == "" or database.isdigit()))
     return sqlite or redis
+
+
+def check_page_limit(limit: int) -> None:
+    """ValueError unless 1 <= limit <= MAX_PAGE (a store user's paged read)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be 1-{MAX_PAGE}")
 
 
 def open_backend(url: str):
