@@ -76,7 +76,7 @@ def cursor_address(after: str | None) -> str:
     if after is None:
         return ""
     try:
-        return base64.urlsafe_b64decode(after + "=" * (-len(after) % 4)).decode()
+        return base64.b64decode(after + "=" * (-len(after) % 4), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ValueError("after is not a cursor this list gave") from None
 
