@@ -19,8 +19,11 @@ from sendmailproxy.store import check_page_limit
 from sendmailproxy.store.redis import NOW_MS, RedisBackend, ms
 
 PREFIX = "sendmailproxy:events:"
-FEED, DUE, SINCE, ATTEMPTS, PENDING = (PREFIX + name for name in ("feed", "push:due", "push:since", "push:attempts",
-                                                                   "push:events"))
+FEED = PREFIX + "feed"  # stream of every event
+DUE = PREFIX + "push:due"  # sorted set: event id by due time (or lease end), ms
+SINCE = PREFIX + "push:since"  # sorted set: event id by the time it was queued, ms (the backlog's age)
+ATTEMPTS = PREFIX + "push:attempts"  # hash: event id -> attempts claimed so far
+PENDING = PREFIX + "push:events"  # hash: event id -> the event's JSON, until delivered or given up
 _CURSOR = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 
 # The feed is a stream: its entry ids are the cursor, strictly increasing in the order received even when the

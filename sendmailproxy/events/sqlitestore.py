@@ -83,7 +83,7 @@ class SqliteEventStore(EventStore):
                            (token, body_sha256, now + self.max_age))
             for event in events:
                 if db.execute("INSERT INTO events (id, message_id, recipient, received_at, body) VALUES (?, ?, ?, ?, ?) "
-                              "ON CONFLICT (id) DO NOTHING", (event.id, event.message_id, event.recipient, now,
+                              "ON CONFLICT (id) DO NOTHING", (event.id, event.message_id, event.recipient.lower(), now,
                                                               json.dumps(event.to_json()))).rowcount:
                     new.append(event)
                     if self.push:

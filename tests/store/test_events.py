@@ -86,6 +86,11 @@ def test_filters_by_message_id_and_recipient(events):
     assert read_all(events, message_id="<none@x>")[0] == []
 
 
+def test_the_recipient_filter_ignores_case_on_both_sides(events):
+    events.add([event(1, recipient="Mixed.Case@Example.com")])
+    assert read_all(events, recipient="mixed.case@EXAMPLE.com")[0] == [event(1).id]
+
+
 def test_a_filtered_cursor_returns_only_newer_events(events):
     events.add([event(1, "<a@x>"), event(2, "<b@x>")])
     _, cursor = read_all(events, message_id="<a@x>")
