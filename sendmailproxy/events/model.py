@@ -31,6 +31,13 @@ class Event:
                 "recipient": self.recipient, "occurred_at": self.occurred_at, "reason": self.reason,
                 "metadata": dict(self.metadata), "tags": list(self.tags)}
 
+    @classmethod
+    def from_json(cls, data: dict) -> "Event":
+        """The Event to_json() showed (as a store keeps it; `suppresses` is not kept)."""
+        return cls(id=data["id"], type=data["type"], provider=data["provider"], message_id=data["message_id"],
+                   recipient=data["recipient"], occurred_at=data["occurred_at"], reason=data["reason"],
+                   metadata=dict(data["metadata"]), tags=tuple(data["tags"]))
+
 
 def event_id(provider: str, *dedupe_key: str) -> str:
     """The relay's id for an event: a hash of the provider and its own dedupe key, so a provider's retry of the

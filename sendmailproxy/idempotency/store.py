@@ -4,16 +4,14 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 
+from sendmailproxy.store import StoreUnavailableError as StoreUnavailableError  # re-exported for the guard
+
 # A record's life: SENDING (reserved right before the first provider call, which it names) -> DONE (the answer
 # is kept for the TTL). A lease that runs out while SENDING makes the record ABANDONED: a provider may have the
 # message, so the outcome is unknown for good and the message is never sent again under this key. There is no
 # "claimed" state before SENDING: the reservation is made at the last moment before a provider call, so a
 # request that dies after it may have sent, and nothing could be gained by taking its key over.
 SENDING, DONE, ABANDONED = "sending", "done", "abandoned"
-
-
-class StoreUnavailableError(Exception):
-    """The store could not be reached or refused the operation; the message is not safe to send."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import pytest
 from sendmailproxy.idempotency.redisstore import RedisStore
 from sendmailproxy.idempotency.sqlitestore import PURGE_EVERY_SECONDS, SqliteStore
 from sendmailproxy.idempotency.store import Reserved, StoreUnavailableError
+from sendmailproxy.store.sqlite import SqliteBackend
 from testkit.ports import free_port
 
 
@@ -35,16 +36,16 @@ def test_sqlite_file_that_cannot_be_opened(tmp_path):
         store.reserve("a", "f", "mailgun", 60, 60)
 
 
-def test_sqlite_write_lock_held_past_the_busy_timeout(tmp_path, monkeypatch):
-    monkeypatch.setattr("sendmailproxy.idempotency.sqlitestore.BUSY_TIMEOUT_SECONDS", 0.1)
-    holder, waiter = SqliteStore(str(tmp_path / "db")), SqliteStore(str(tmp_path / "db"))
+def test_sqlite_write_lock_held_past_the_busy_timeout(tmp_path):
+    holder = SqliteStore(SqliteBackend(str(tmp_path / "db"), busy_timeout=0.1))
+    waiter = SqliteStore(SqliteBackend(str(tmp_path / "db"), busy_timeout=0.1))
     holder.reserve("a", "f", "mailgun", 60, 60)
-    holder._connection().execute("BEGIN IMMEDIATE")  # another worker in the middle of a reservation
+    holder.backend.connection().execute("BEGIN IMMEDIATE")  # another worker in the middle of a reservation
     try:
         with pytest.raises(StoreUnavailableError):
             waiter.reserve("b", "f", "mailgun", 60, 60)
     finally:
-        holder._connection().execute("ROLLBACK")
+        holder.backend.connection().execute("ROLLBACK")
     assert isinstance(waiter.reserve("b", "f", "mailgun", 60, 60), Reserved)
 
 
@@ -56,7 +57,7 @@ def test_sqlite_purges_expired_records_now_and_then(tmp_path):
         store.finish(f"old-{n}", claim.owner, 200, "{}", 10)
 
     def rows() -> int:
-        return store._connection().execute("SELECT count(*) FROM idempotency").fetchone()[0]
+        return store.backend.connection().execute("SELECT count(*) FROM idempotency").fetchone()[0]
 
     clock[0] += 30  # expired, but the next purge is not due yet
     store.reserve("new-1", "f", "mailgun", 1, 1000)
