@@ -77,7 +77,7 @@ def _receive(provider: str) -> tuple[dict, str]:
     except StoreUnavailableError as error:
         log.error("webhook events not stored: the store is unavailable", extra={"error": str(error)})
         raise WebhookRefusedError(503, "The event store is unavailable; send the events again later.",
-                                  "store_error", {"Retry-After": "60"}) from None
+                                  "store_error") from None
     if isinstance(outcome, NonceReused):
         raise WebhookRefusedError(401, "Refused: this webhook token was already used with another body.",
                                   "refused_auth")
