@@ -374,3 +374,17 @@ def test_webhook_requests_and_new_events_are_counted(client, sendgrid_signer):
     assert count("smsp_webhook_requests_total", provider="sendgrid", result="duplicate") == before["duplicate"] + 1
     assert count("smsp_webhook_requests_total", provider="sendgrid", result="refused_auth") == before["refused"] + 1
     assert count("smsp_events_total", provider="sendgrid", type="opened") == before["opened"] + 1
+
+
+# -- wiring ------------------------------------------------------------------------------------------------------
+
+def test_keys_events_and_suppressions_share_the_one_backend_of_the_process(service, config):
+    assert config.store_url == config.idempotency_store
+    assert service.idempotency.store.backend is service.events.backend is service.suppressions.backend
+
+
+@pytest.mark.parametrize("changes", [{"store": "sqlite:///proc/elsewhere/store.sqlite3"}])
+def test_a_key_store_of_its_own_gets_a_backend_of_its_own(service, config, tmp_path):
+    assert service.idempotency.store.backend.path == f"{tmp_path}/store.sqlite3"
+    assert service.events.backend is service.suppressions.backend
+    assert service.events.backend.path == "/proc/elsewhere/store.sqlite3"
