@@ -15,6 +15,7 @@ from sendmailproxy.events.model import rfc3339
 from sendmailproxy.events.postmark import to_event
 from sendmailproxy.events.settings import WebhookSettings
 from sendmailproxy.suppression.store import Entry
+from tests.api.spec_check import validate
 from tests.api.support import KEY, MAX_BODY_BYTES
 from tests.events.conftest import (
     CERT_PATH,
@@ -158,6 +159,15 @@ def test_a_sendgrid_batch_posted_three_times_is_stored_once(client, service, sen
     assert answers == [{"received": 3, "stored": 3}] + [{"received": 3, "stored": 0}] * 2
     assert [e.type for e in stored(service)] == ["delivered", "opened", "dropped"]
     assert listed(service)[RECIPIENT.lower()].reason == "bounced"
+
+
+def test_stored_events_match_the_specs_event_schema(client, service, sendgrid_signer):
+    batch = [sendgrid_event(kind) for kind in ("delivered", "open", "click", "spamreport")] + [
+        sendgrid_event("bounce", type="bounce", sg_message_id=None)]  # an async bounce: no message id
+    body, headers = sendgrid_post(sendgrid_signer, batch, time.time())
+    assert client.post("/webhooks/sendgrid", data=body, headers=headers).get_json()["stored"] == 5
+    for event in stored(service):
+        validate(event.to_json(), {"$ref": "#/components/schemas/Event"})
 
 
 def test_an_ses_bounce_through_sns_is_one_event_per_recipient(client, service, sns_signer):
