@@ -13,8 +13,9 @@ from fakeproviders.signing import SendGridSigner, SnsSigner, json_body
 from sendmailproxy.config import Config
 from sendmailproxy.events.model import rfc3339
 from sendmailproxy.events.postmark import to_event
-from sendmailproxy.events.settings import WebhookSettings
+from sendmailproxy.events.settings import WebhookSettings, enabled_webhooks
 from sendmailproxy.suppression.store import Entry
+from sendmailproxy.webhooks import PROVIDERS
 from tests.api.spec_check import validate
 from tests.api.support import KEY, MAX_BODY_BYTES
 from tests.events.conftest import (
@@ -240,6 +241,8 @@ REFUSALS = {
                                            ses_bounce("Permanent", "General"))),
     "ses cert over http": (401, lambda s: _ses(SnsSigner(s["cert_prefix"].replace("https:", "http:") + CERT_PATH),
                                                ses_bounce("Permanent", "General"))),
+    "ses certificate not fetched": (503, lambda s: _ses(SnsSigner(s["cert_prefix"] + "/SimpleNotificationService-0.pem"),
+                                                        ses_bounce("Permanent", "General"))),
     "ses stale timestamp": (401, lambda s: _ses(s["sns"], ses_bounce("Permanent", "General"),
                                                 timestamp=rfc3339(time.time() - 129601))),
     "postmark wrong password": (401, lambda s: ("postmark", json_body(postmark_bounce("HardBounce")),
@@ -398,3 +401,7 @@ def test_a_key_store_of_its_own_gets_a_backend_of_its_own(service, config, tmp_p
     assert service.idempotency.store.backend.path == f"{tmp_path}/store.sqlite3"
     assert service.events.backend is service.suppressions.backend
     assert service.events.backend.path == "/proc/elsewhere/store.sqlite3"
+
+
+def test_every_webhook_the_settings_can_enable_has_a_route(webhooks):
+    assert set(enabled_webhooks(webhooks)) == set(PROVIDERS)
