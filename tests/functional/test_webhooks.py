@@ -27,7 +27,6 @@ def webhook_env(fake, **overrides) -> dict[str, str]:
             "SMSP_PM_WEBHOOK_USERNAME": PM_USER, "SMSP_PM_WEBHOOK_PASSWORD": PM_PASSWORD,
             # The CA requests verifies with comes first; this machine sets it.
             "REQUESTS_CA_BUNDLE": fake.options["smtp_ca_file"], "SSL_CERT_FILE": fake.options["smtp_ca_file"],
-            "WEB_CONCURRENCY": "2", "SMSP_THREADS": "4",
             **overrides}
 
 
@@ -48,7 +47,7 @@ def post_events(fake, url: str, provider: str, message_id: str, *events: str, **
 def test_a_send_then_its_providers_bounce_webhook_is_stored_and_suppresses(start_service, clean_fake, tmp_path,
                                                                            provider):
     store = f"sqlite://{tmp_path}/store.sqlite3"
-    service = start_service(**webhook_env(clean_fake, SMSP_PROVIDERS=provider, SMSP_STORE=store))
+    service = start_service(**webhook_env(clean_fake, SMSP_PROVIDERS=provider, SMSP_STORE=store, WEB_CONCURRENCY=2))
     sent = service.send(toaddress=RECIPIENT, tags=["welcome"])
     assert sent.status_code == 200 and sent.json()["provider"] == provider
     message_id = sent.json()["id"]
@@ -84,7 +83,7 @@ def post(service: Gunicorn, provider: str, body: bytes, headers: dict) -> tuple[
 def test_two_instances_sharing_the_key_stores_redis_share_events_and_store_each_once(start_service, clean_fake,
                                                                                      redis_server):
     # SMSP_STORE unset: the events go where SMSP_IDEMPOTENCY_STORE says, as in a deployment from before events.
-    first, second = (start_service(**webhook_env(clean_fake, SMSP_PROVIDERS="sendgrid",
+    first, second = (start_service(**webhook_env(clean_fake, SMSP_PROVIDERS="sendgrid", WEB_CONCURRENCY=2,
                                                  SMSP_IDEMPOTENCY_STORE=redis_server.url)) for _ in range(2))
     message_id = first.send(toaddress=RECIPIENT).json()["id"]
     batch = captured(clean_fake, "sendgrid", message_id, "processed", "delivered", "open", "dropped_bounced_address")
@@ -97,7 +96,7 @@ def test_two_instances_sharing_the_key_stores_redis_share_events_and_store_each_
 
 
 def test_a_mailgun_token_used_on_one_instance_is_known_to_the_other(start_service, clean_fake, redis_server):
-    first, second = (start_service(**webhook_env(clean_fake, SMSP_PROVIDERS="mailgun",
+    first, second = (start_service(**webhook_env(clean_fake, SMSP_PROVIDERS="mailgun", WEB_CONCURRENCY=2,
                                                  SMSP_STORE=redis_server.url)) for _ in range(2))
     message_id = first.send(toaddress=RECIPIENT).json()["id"]
     body, headers = captured(clean_fake, "mailgun", message_id, "delivered")
@@ -109,7 +108,7 @@ def test_a_mailgun_token_used_on_one_instance_is_known_to_the_other(start_servic
 
 
 def test_an_sns_subscription_is_confirmed_against_the_fake_sns(start_service, clean_fake, tmp_path):
-    service = start_service(**webhook_env(clean_fake, SMSP_PROVIDERS="ses"))
+    service = start_service(**webhook_env(clean_fake, SMSP_PROVIDERS="ses", WEB_CONCURRENCY=2))
     answer = clean_fake.control.subscribe(f"{service.url}/webhooks/ses", signature_version="2")
     assert (answer["status"], json.loads(answer["body"])) == (200, {"received": 0, "stored": 0})
     assert f"{service.url}/webhooks/ses" in clean_fake.control.confirmed_subscriptions()
