@@ -14,7 +14,8 @@ from sendmailproxy.version import __version__ as __version__  # re-exported: the
 
 def create_app(config: Config | None = None, providers: Sequence[Provider] | None = None) -> Flask:
     """Wire the service: config from the environment unless given, providers from config unless given."""
-    from sendmailproxy import api, docs, webhooks  # imported here so importing the package stays cheap for gunicorn.conf.py
+    # Imported here so importing the package stays cheap for gunicorn.conf.py.
+    from sendmailproxy import api, docs, webhooks
 
     config = config or load_or_exit()
     configure_logging(config.log_format, config.log_debug)

@@ -241,8 +241,8 @@ REFUSALS = {
                                            ses_bounce("Permanent", "General"))),
     "ses cert over http": (401, lambda s: _ses(SnsSigner(s["cert_prefix"].replace("https:", "http:") + CERT_PATH),
                                                ses_bounce("Permanent", "General"))),
-    "ses certificate not fetched": (503, lambda s: _ses(SnsSigner(s["cert_prefix"] + "/SimpleNotificationService-0.pem"),
-                                                        ses_bounce("Permanent", "General"))),
+    "ses certificate not fetched": (503, lambda s: _ses(
+        SnsSigner(s["cert_prefix"] + "/SimpleNotificationService-0.pem"), ses_bounce("Permanent", "General"))),
     "ses stale timestamp": (401, lambda s: _ses(s["sns"], ses_bounce("Permanent", "General"),
                                                 timestamp=rfc3339(time.time() - 129601))),
     "postmark wrong password": (401, lambda s: ("postmark", json_body(postmark_bounce("HardBounce")),
