@@ -8,13 +8,16 @@ from flask import current_app
 
 from sendmailproxy import metrics
 from sendmailproxy.circuits import Circuits
-from sendmailproxy.config import Config
+from sendmailproxy.config import DEFAULT_IDEMPOTENCY_STORE, Config  # wiring: engineer A
 from sendmailproxy.dispatch import Dispatcher
+from sendmailproxy.events import open_events  # wiring: engineer A
+from sendmailproxy.events.store import EventStore  # wiring: engineer A
 from sendmailproxy.idempotency import Idempotency, build_idempotency
 from sendmailproxy.probe import Prober
 from sendmailproxy.providers import ADAPTERS, MockProvider, common_limits
 from sendmailproxy.providers.base import Provider, ProviderOptions
 from sendmailproxy.schemas import EmailSchema
+from sendmailproxy.store import open_backend  # wiring: engineer A
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Service:
     dispatcher: Dispatcher
     prober: Prober
     idempotency: Idempotency
+    events: EventStore  # wiring: engineer A
 
     @classmethod
     def build(cls, config: Config, providers: Sequence[Provider] | None = None) -> "Service":
@@ -37,8 +41,11 @@ class Service:
                             on_change=metrics.circuit_changed)
         prober = Prober(circuits, providers, poll_interval=config.poll_interval)
         schema = EmailSchema(limits=common_limits(config.providers))
+        # wiring: engineer A (a stand-in until SMSP_STORE: the events beside the idempotency keys)
+        store_url = config.idempotency_store if config.idempotency_store != "off" else DEFAULT_IDEMPOTENCY_STORE
+        events = open_events(open_backend(store_url.replace("idempotency", "events")))
         return cls(config, schema, circuits, Dispatcher(providers, circuits), prober,
-                   build_idempotency(config, providers))
+                   build_idempotency(config, providers), events)
 
 
 def build_providers(config: Config) -> list[Provider]:
