@@ -87,12 +87,21 @@ def test_request_fields_match_the_schema():
     (("Headers", "additionalProperties"), schemafields.HEADER_TEXT_PATTERN),
     (("Headers", "propertyNames"), schemafields.HEADER_NAME_PATTERN),
     (("Headers", "propertyNames", "not"), schemafields.RESERVED_HEADER_PATTERN),
+    (("Metadata", "propertyNames"), schemafields.METADATA_KEY_PATTERN),
+    (("Metadata", "propertyNames", "not", "anyOf", 0), schemafields.RESERVED_METADATA_KEY_PATTERN),
+    (("Metadata", "additionalProperties"), schemafields.METADATA_VALUE_PATTERN),
 ])
 def test_spec_patterns_are_the_code_patterns(where, pattern):
     node = SCHEMAS
     for key in where:
         node = node[key]
     assert node["pattern"] == pattern
+
+
+def test_the_spec_reserves_the_metadata_keys_the_code_reserves():
+    metadata = SCHEMAS["Metadata"]
+    assert metadata["propertyNames"]["not"]["anyOf"][1]["enum"] == list(schemafields.RESERVED_METADATA_KEYS)
+    assert metadata["maxProperties"] == schemafields.MAX_METADATA
 
 
 @settings(max_examples=40, deadline=None)  # the pattern is big, so each example is slow to draw
