@@ -60,8 +60,9 @@ def test_every_api_route_and_method_is_documented(app):
     assert routes == documented
 
 
-def test_email_requires_the_api_key_and_nothing_else_does():
+def test_email_and_events_require_the_api_key_and_nothing_else_does():
     assert SPEC["paths"]["/email"]["post"]["security"] == [{"apiKey": []}]
+    assert SPEC["paths"]["/events"]["get"]["security"] == [{"apiKey": []}]
     scheme = SPEC["components"]["securitySchemes"]["apiKey"]
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-KEY")
     assert "security" not in SPEC
