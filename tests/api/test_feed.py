@@ -128,6 +128,9 @@ BAD_QUERIES = {
     "empty after": ({"after": ""}, "after"),
     "a cursor the feed did not give": ({"after": "yesterday"}, "after"),
     "a cursor with a newline": ({"after": "1\n"}, "after"),
+    "a sequence number past SQLite's integers": ({"after": "9223372036854775808"}, "after"),
+    "a stream id past Redis's": ({"after": "18446744073709551616-0"}, "after"),
+    "the largest stream id, with none after it": ({"after": "18446744073709551615-18446744073709551615"}, "after"),
 }
 
 
