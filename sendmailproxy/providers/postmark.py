@@ -18,7 +18,7 @@ from sendmailproxy.providers.httptransport import HttpProvider
 # Postmark accepts mail to this address like any other and delivers it to no one.
 BLACKHOLE = "test@blackhole.postmarkapp.com"
 TOKEN_HEADER = "X-Postmark-Server-Token"
-TAG = r"^[ -~]{1,80}$"  # a Metadata value's most
+METADATA_VALUE = r"^[ -~]{1,80}$"  # what one Metadata field holds: our tags are values there too
 
 R = Rule
 NA, REJ = NOT_ACCEPTED, REJECTED
@@ -91,7 +91,7 @@ class PostmarkProvider(HttpProvider):
     # around it. 5 MB per body, and 50 addresses in each of To, Cc and Bcc. Metadata takes 10 fields of
     # values up to 80 characters, and holds the tags beside the metadata.
     limits = Limits(content_bytes=7_000_000, body_bytes=5_000_000, recipients_per_field=50,
-                    tag_rules=((TAG, "Postmark takes at most 80 characters in a tag (it keeps tags in Metadata)"),),
+                    tag_rules=((METADATA_VALUE, "Postmark takes at most 80 characters in a tag (it keeps tags in Metadata)"),),
                     tags_and_metadata=10)
 
     def __init__(self, settings: PostmarkSettings, options: ProviderOptions):
