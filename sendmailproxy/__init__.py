@@ -15,7 +15,7 @@ from sendmailproxy.version import __version__ as __version__  # re-exported: the
 def create_app(config: Config | None = None, providers: Sequence[Provider] | None = None) -> Flask:
     """Wire the service: config from the environment unless given, providers from config unless given."""
     # Imported here so importing the package stays cheap for gunicorn.conf.py.
-    from sendmailproxy import api, docs, webhooks
+    from sendmailproxy import api, docs, feed, webhooks
 
     config = config or load_or_exit()
     configure_logging(config.log_format, config.log_debug)
@@ -24,5 +24,6 @@ def create_app(config: Config | None = None, providers: Sequence[Provider] | Non
     app.extensions["sendmailproxy"] = Service.build(config, providers)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(feed.blueprint)
     app.register_blueprint(docs.build_blueprint())
     return app

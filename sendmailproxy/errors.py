@@ -134,3 +134,13 @@ class AllCircuitsOpenError(SendError):
     def __init__(self, message: str, *, retry_after: float, **kwargs):
         seconds = max(1, math.ceil(retry_after))
         super().__init__(message, headers={"Retry-After": str(seconds)}, body={"retry_after": seconds}, **kwargs)
+
+
+class EventsUnavailableError(ApiError):
+    """The events store cannot be reached, so the feed cannot be read now."""
+
+    status = 503
+    code = "events_store_unavailable"
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"Retry-After": "1"}, body={"retry_after": 1})

@@ -125,6 +125,7 @@ def rejected_by_provider(service, fake, path, method):
 @reaches("/webhooks/sendgrid", "POST", 500)
 @reaches("/webhooks/ses", "POST", 500)
 @reaches("/webhooks/postmark", "POST", 500)
+@reaches("/events", "GET", 500)
 @reaches("/healthcheck", "GET", 500)
 @reaches("/swagger.json", "GET", 500)
 @reaches("/metrics", "GET", 500)
@@ -357,6 +358,39 @@ def webhook_unavailable(service, fake, path, method):
                       SSL_CERT_FILE=ca, SMSP_STORE=f"redis://127.0.0.1:{free_port()}/0")
     with temporary_service(fake, **env) as down:
         return post_webhook(down, path, *signed_webhook(fake, path))
+@reaches("/events", "GET", 200)
+def read_events(service, fake, path, method):
+    response = requests.get(service.url + "/events", params={"limit": 10}, headers={"X-API-KEY": API_KEY},
+                            timeout=15)
+    assert response.json()["next"]
+    return response
+
+
+@reaches("/events", "GET", 401)
+def read_events_without_a_key(service, fake, path, method):
+    return requests.get(service.url + "/events", timeout=15)
+
+
+@reaches("/events", "GET", 422)
+def read_events_with_a_bad_query(service, fake, path, method):
+    response = requests.get(service.url + "/events", params={"limit": 0, "recipeint": "a@example.com"},
+                            headers={"X-API-KEY": API_KEY}, timeout=15)
+    assert set(response.json()["errors"]) == {"limit", "recipeint"}
+    return response
+
+
+@reaches("/events", "GET", 503)
+def events_store_unreachable(service, fake, path, method):
+    # wiring: engineer A (the events live beside the idempotency keys until SMSP_STORE names their store)
+    with tempfile.TemporaryDirectory() as directory:
+        env = provider_env(fake, WEB_CONCURRENCY=1, SMSP_IDEMPOTENCY_STORE=f"redis://127.0.0.1:{free_port()}/0")
+        down = Gunicorn(env, Path(directory) / "gunicorn.log").start()
+        try:
+            response = requests.get(down.url + "/events", headers={"X-API-KEY": API_KEY}, timeout=15)
+        finally:
+            down.stop()
+    assert response.json()["code"] == "events_store_unavailable"
+    return response
 
 
 @reaches("/healthcheck", "GET", 200)
