@@ -15,6 +15,7 @@ from sendmailproxy.version import __version__ as __version__  # re-exported: the
 def create_app(config: Config | None = None, providers: Sequence[Provider] | None = None) -> Flask:
     """Wire the service: config from the environment unless given, providers from config unless given."""
     from sendmailproxy import api, docs  # imported here so importing the package stays cheap for gunicorn.conf.py
+    from sendmailproxy import admin  # the suppression list's admin API
 
     config = config or load_or_exit()
     configure_logging(config.log_format, config.log_debug)
@@ -23,4 +24,5 @@ def create_app(config: Config | None = None, providers: Sequence[Provider] | Non
     app.extensions["sendmailproxy"] = Service.build(config, providers)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(docs.build_blueprint())
+    app.register_blueprint(admin.blueprint)
     return app

@@ -43,6 +43,10 @@ class Config:
     threads: int = 64
     idempotency_store: str = DEFAULT_IDEMPOTENCY_STORE  # sqlite:///path, redis(s)://... or off
     idempotency_ttl: float = 86400.0
+    # Suppression list (issue 20): the send-path check, what a store outage does to it, the admin API's keys.
+    suppression: bool = True  # SMSP_SUPPRESSION: False sends without looking the recipients up
+    suppression_on_store_error: str = "send"  # "send" (fail open) or "refuse" (503)
+    admin_api_keys: tuple[str, ...] = ()  # SMSP_ADMIN_API_KEY; none: the admin API answers 403
 
     def __repr__(self) -> str:
         # Keys must never reach a log line or a traceback through a repr.
@@ -84,6 +88,10 @@ class Config:
             threads=env.number("SMSP_THREADS", 64, int, minimum=1),
             idempotency_store=_store_url(env),
             idempotency_ttl=env.number("SMSP_IDEMPOTENCY_TTL", 86400.0, float, minimum=1),
+            # Suppression list (issue 20).
+            suppression=env.boolean("SMSP_SUPPRESSION", True),
+            suppression_on_store_error=_one_of(env, "SMSP_SUPPRESSION_ON_STORE_ERROR", SUPPRESSION_STORE_ERRORS),
+            admin_api_keys=_admin_keys(env, api_keys),
         )
         if env.problems:
             raise ConfigError("\n".join(env.problems))
@@ -110,6 +118,25 @@ def _store_url(env: EnvReader) -> str:
     if not (sqlite or redis):  # the value itself is not shown: a Redis URL may hold a password
         env.problem("SMSP_IDEMPOTENCY_STORE must be off, sqlite:///absolute/path or redis[s]://[:password@]host:port/db")
     return url
+
+
+SUPPRESSION_STORE_ERRORS = ("send", "refuse")  # SMSP_SUPPRESSION_ON_STORE_ERROR: fail open (default) or closed
+
+
+def _one_of(env: EnvReader, name: str, allowed: tuple[str, ...]) -> str:
+    """One of `allowed` (the first is the default), case-insensitive."""
+    value = env.text(name, allowed[0]).lower()
+    if value not in allowed:
+        env.problem(f"{name} must be {' or '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _admin_keys(env: EnvReader, api_keys: tuple[str, ...]) -> tuple[str, ...]:
+    """SMSP_ADMIN_API_KEY's keys (several during a rotation); none of them may also be a client key."""
+    keys = tuple(key.strip() for key in env.text("SMSP_ADMIN_API_KEY").split(",") if key.strip())
+    if set(keys) & set(api_keys):  # a client would hold admin rights; the keys themselves are not shown
+        env.problem("SMSP_ADMIN_API_KEY must not repeat a key of SMSP_API_KEY")
+    return keys
 
 
 def load_or_exit(environ: Mapping[str, str] | None = None) -> Config:

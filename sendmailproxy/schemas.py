@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from sendmailproxy.limits import Limits
 from sendmailproxy.message import Attachment, Message
+from sendmailproxy.suppression.check import REFUSE, SKIP
 from sendmailproxy.schemafields import (
     CONTENT_TYPE_PATTERN,
     TAG_PATTERN,
@@ -68,6 +69,8 @@ class EmailSchema(Schema):
     tags = fields.List(Text(validate=matches(TAG_PATTERN, "Must be 1 to 128 printable ASCII characters.")),
                        allow_none=True, validate=[validate.Length(max=MAX_TAGS), _unique])
     attachments = fields.List(fields.Nested(AttachmentSchema), allow_none=True)
+    # What to do with recipients on the suppression list: a choice about this send, so not part of the Message.
+    suppressed = fields.String(allow_none=True, validate=validate.OneOf((REFUSE, SKIP)))
 
     def __init__(self, *, limits: Limits = Limits(), **kwargs):
         super().__init__(**kwargs)

@@ -8,13 +8,15 @@ from flask import current_app
 
 from sendmailproxy import metrics
 from sendmailproxy.circuits import Circuits
-from sendmailproxy.config import Config
+from sendmailproxy.config import DEFAULT_IDEMPOTENCY_STORE, Config  # wiring: engineer A
 from sendmailproxy.dispatch import Dispatcher
 from sendmailproxy.idempotency import Idempotency, build_idempotency
 from sendmailproxy.probe import Prober
 from sendmailproxy.providers import ADAPTERS, MockProvider, common_limits
 from sendmailproxy.providers.base import Provider, ProviderOptions
 from sendmailproxy.schemas import EmailSchema
+from sendmailproxy.store import open_backend  # wiring: engineer A
+from sendmailproxy.suppression import SuppressionStore, open_suppressions  # wiring: engineer A
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Service:
     dispatcher: Dispatcher
     prober: Prober
     idempotency: Idempotency
+    suppressions: SuppressionStore  # wiring: engineer A
 
     @classmethod
     def build(cls, config: Config, providers: Sequence[Provider] | None = None) -> "Service":
@@ -37,8 +40,10 @@ class Service:
                             on_change=metrics.circuit_changed)
         prober = Prober(circuits, providers, poll_interval=config.poll_interval)
         schema = EmailSchema(limits=common_limits(config.providers))
+        # wiring: engineer A (temporary: the suppression list on the idempotency store's URL)
+        store_url = config.idempotency_store if config.idempotency_store != "off" else DEFAULT_IDEMPOTENCY_STORE
         return cls(config, schema, circuits, Dispatcher(providers, circuits), prober,
-                   build_idempotency(config, providers))
+                   build_idempotency(config, providers), open_suppressions(open_backend(store_url)))
 
 
 def build_providers(config: Config) -> list[Provider]:
