@@ -31,8 +31,9 @@ def lift(store: SuppressionStore, address: str, **context) -> bool:
 
 
 def suppress(store: SuppressionStore, events: Iterable[Event]) -> int:
-    """List the recipient of every event that suppresses (`Event.suppresses`), since the event occurred; how many
-    were new. Safe to repeat for a provider's retry: an address keeps its first entry. StoreUnavailableError
-    passes up (the webhook answers 503, and the provider retries)."""
-    return sum(add(store, Entry(event.recipient, event.suppresses, event.provider, event.occurred_at, event.id))
+    """List the recipient of every event that suppresses (`Event.suppresses`), since the event occurred, with the
+    provider's diagnostic as the note; how many were new. Safe to repeat for a provider's retry: an address keeps
+    its first entry. StoreUnavailableError passes up (the webhook answers 503, and the provider retries)."""
+    return sum(add(store, Entry(event.recipient, event.suppresses, event.provider, event.occurred_at, event.id,
+                                event.reason))
                for event in events if event.suppresses)

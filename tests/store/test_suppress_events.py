@@ -17,13 +17,14 @@ def added(reason: str) -> float:
 def test_suppressing_events_list_their_recipients_since_the_event(suppressions):
     before = {reason: added(reason) for reason in ("bounced", "complained")}
     hard = dataclasses.replace(event(1, recipient="ann@example.com", type="bounced"), suppresses="bounced",
-                               provider="sendgrid")
+                               provider="sendgrid", reason="550 5.1.1 no such user")
     spam = dataclasses.replace(event(2, recipient="bob@example.com", type="complained"), suppresses="complained")
     soft = event(3, recipient="cat@example.com", type="deferred")
     delivered = event(4, recipient="ann@example.com")
     assert suppress(suppressions, [hard, soft, spam, delivered]) == 2
     assert suppressions.lookup(["ann@example.com", "bob@example.com", "cat@example.com"]) == {
-        "ann@example.com": Entry("ann@example.com", "bounced", "sendgrid", hard.occurred_at, hard.id),
+        "ann@example.com": Entry("ann@example.com", "bounced", "sendgrid", hard.occurred_at, hard.id,
+                                 "550 5.1.1 no such user"),
         "bob@example.com": Entry("bob@example.com", "complained", "mailgun", spam.occurred_at, spam.id)}
     assert {reason: added(reason) - before[reason] for reason in before} == {"bounced": 1, "complained": 1}
 
