@@ -14,6 +14,8 @@ from sendmailproxy.suppression.store import Entry, SuppressionStore
 log = logging.getLogger(__name__)
 
 REFUSE, SKIP = "refuse", "skip"  # the request's `suppressed`: what to do with listed recipients
+# Bound once: every send counts one of them, and labels() looks its child up each time.
+CHECKS = {result: metrics.SUPPRESSION_CHECKS.labels(result) for result in ("clear", "refused", "skipped", "store_error")}
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ def screen(store: SuppressionStore, message: Message, *, skip: bool, fail_open: 
     try:
         listed = store.lookup(address.email for address in recipients)
     except StoreUnavailableError as error:
-        metrics.SUPPRESSION_CHECKS.labels("store_error").inc()
+        CHECKS["store_error"].inc()
         # The relay exists to keep mail flowing: by default a store outage must not stop it, but it must be seen.
         log.error("suppression list unavailable", extra={"reason": str(error), "sent_unchecked": fail_open})
         if fail_open:
@@ -40,18 +42,18 @@ def screen(store: SuppressionStore, message: Message, *, skip: bool, fail_open: 
         raise SuppressionStoreUnavailableError(
             "The suppression list cannot be read, so this message was not sent; retry later.") from None
     if not listed:
-        metrics.SUPPRESSION_CHECKS.labels("clear").inc()
+        CHECKS["clear"].inc()
         return Screened(message)
     entries = [(address.email, listed[address.email.lower()]) for address in recipients
                if address.email.lower() in listed]
     to = _unlisted(message.to, listed)
     if not (skip and to):
-        metrics.SUPPRESSION_CHECKS.labels("refused").inc()
+        CHECKS["refused"].inc()
         raise RecipientsSuppressedError(
             "Recipients on the suppression list (they bounced, complained or unsubscribed): nothing was sent. "
             + ('No toaddress is left once they are skipped.' if skip else
                'Leave them out, or send with "suppressed": "skip".'), entries)
-    metrics.SUPPRESSION_CHECKS.labels("skipped").inc()
+    CHECKS["skipped"].inc()
     kept = dataclasses.replace(message, to=to, cc=_unlisted(message.cc, listed), bcc=_unlisted(message.bcc, listed))
     return Screened(kept, tuple(address for address, _ in entries))
 
