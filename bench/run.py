@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         with run_fake_providers() as fake:
             results = suppression.run(FULL, fake, OUT / "logs")
         (OUT / "suppression.json").write_text(json.dumps(results, indent=1))
-        write(ROOT / "bench" / "SUPPRESSION.md", suppression.render(results))
+        write(ROOT / "bench" / "SUPPRESSION.md", suppression.render(results), keep_from=report.NOTES_HEADING)
     elif args.profile:
         profile_all(FULL, OUT)
     else:
