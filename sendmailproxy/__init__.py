@@ -15,7 +15,7 @@ from sendmailproxy.version import __version__ as __version__  # re-exported: the
 def create_app(config: Config | None = None, providers: Sequence[Provider] | None = None) -> Flask:
     """Wire the service: config from the environment unless given, providers from config unless given."""
     # Imported here so importing the package stays cheap for gunicorn.conf.py.
-    from sendmailproxy import api, docs, feed, webhooks
+    from sendmailproxy import admin, api, docs, feed, webhooks
 
     config = config or load_or_exit()
     configure_logging(config.log_format, config.log_debug)
@@ -26,4 +26,5 @@ def create_app(config: Config | None = None, providers: Sequence[Provider] | Non
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(feed.blueprint)
     app.register_blueprint(docs.build_blueprint())
+    app.register_blueprint(admin.blueprint)
     return app

@@ -13,7 +13,12 @@ from werkzeug.exceptions import HTTPException
 
 from sendmailproxy import metrics
 from sendmailproxy.dispatch import Delivery
-from sendmailproxy.errors import ApiError, ValidationFailedError
+from sendmailproxy.errors import (
+    ApiError,
+    RecipientsSuppressedError,
+    SuppressionStoreUnavailableError,
+    ValidationFailedError,
+)
 from sendmailproxy.idempotency import Replay
 from sendmailproxy.intake import (
     check_api_key,
@@ -23,7 +28,9 @@ from sendmailproxy.intake import (
     read_json_object,
 )
 from sendmailproxy.logconfig import REQUEST_ID
-from sendmailproxy.service import current_service
+from sendmailproxy.message import Message
+from sendmailproxy.service import Service, current_service
+from sendmailproxy.suppression.check import SKIP, Screened, screen
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__)
@@ -91,9 +98,24 @@ def send_email():
     except ValidationError as error:
         raise ValidationFailedError("The message is invalid; see errors.",
                                     body={"errors": error.messages}) from None
+    try:  # before any provider is chosen: a listed recipient gets nothing from any of them
+        screened = _screen(service, message, payload.get("suppressed") == SKIP)
+    except (RecipientsSuppressedError, SuppressionStoreUnavailableError) as refusal:
+        if key is None:
+            raise
+        return _respond(service.idempotency.refuse(api_key, key, message, refusal))
     if key is None:
-        return _respond(service.dispatcher.send(message))
-    return _respond(service.idempotency.send(api_key, key, message, service.dispatcher))
+        return _respond(service.dispatcher.send(screened.message, skipped=screened.skipped))
+    return _respond(service.idempotency.send(api_key, key, screened.message, service.dispatcher,
+                                             requested=message, skipped=screened.skipped))
+
+
+def _screen(service: Service, message: Message, skip: bool) -> Screened:
+    """The message as the suppression list lets it go (SMSP_SUPPRESSION=off: as it is, with no lookup)."""
+    config = service.config
+    if not config.suppression:
+        return Screened(message)
+    return screen(service.suppressions, message, skip=skip, fail_open=config.suppression_on_store_error == "send")
 
 
 @blueprint.app_errorhandler(ApiError)

@@ -51,6 +51,10 @@ class Config:
     store: str | None = None  # SMSP_STORE; None: the rule in store_url decides
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     events_ttl: float = EVENTS_TTL_SECONDS
+    # Suppression list (issue 20): the send-path check, what a store outage does to it, the admin API's keys.
+    suppression: bool = True  # SMSP_SUPPRESSION: False sends without looking the recipients up
+    suppression_on_store_error: str = "send"  # "send" (fail open) or "refuse" (503)
+    admin_api_keys: tuple[str, ...] = ()  # SMSP_ADMIN_API_KEY; none: the admin API answers 403
 
     def __repr__(self) -> str:
         # Keys must never reach a log line or a traceback through a repr.
@@ -97,6 +101,10 @@ class Config:
             store=store or None,
             webhooks=WebhookSettings.from_env(env),
             events_ttl=env.number("SMSP_EVENTS_TTL", EVENTS_TTL_SECONDS, float, minimum=1),
+            # Suppression list (issue 20).
+            suppression=env.boolean("SMSP_SUPPRESSION", True),
+            suppression_on_store_error=_one_of(env, "SMSP_SUPPRESSION_ON_STORE_ERROR", SUPPRESSION_STORE_ERRORS),
+            admin_api_keys=_admin_keys(env, api_keys),
         )
         if env.problems:
             raise ConfigError("\n".join(env.problems))
@@ -131,6 +139,25 @@ def _store_url(env: EnvReader, name: str, also: str = "") -> str:
     if not is_store_url(url):
         env.problem(f"{name} must be {also}{STORE_URL_FORMS}")
     return url
+
+
+SUPPRESSION_STORE_ERRORS = ("send", "refuse")  # SMSP_SUPPRESSION_ON_STORE_ERROR: fail open (default) or closed
+
+
+def _one_of(env: EnvReader, name: str, allowed: tuple[str, ...]) -> str:
+    """One of `allowed` (the first is the default), case-insensitive."""
+    value = env.text(name, allowed[0]).lower()
+    if value not in allowed:
+        env.problem(f"{name} must be {' or '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _admin_keys(env: EnvReader, api_keys: tuple[str, ...]) -> tuple[str, ...]:
+    """SMSP_ADMIN_API_KEY's keys (several during a rotation); none of them may also be a client key."""
+    keys = tuple(key.strip() for key in env.text("SMSP_ADMIN_API_KEY").split(",") if key.strip())
+    if set(keys) & set(api_keys):  # a client would hold admin rights; the keys themselves are not shown
+        env.problem("SMSP_ADMIN_API_KEY must not repeat a key of SMSP_API_KEY")
+    return keys
 
 
 def load_or_exit(environ: Mapping[str, str] | None = None) -> Config:

@@ -32,19 +32,23 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Delivery:
-    """The message was accepted, by the last of its attempts."""
+    """The message was accepted, by the last of its attempts; `skipped` recipients were left out before it."""
 
     provider: str
     message_id: str | None
     attempts: tuple[Attempt, ...]
+    skipped: tuple[str, ...] = ()
 
     @property
     def accepted(self) -> Attempt:
         return self.attempts[-1]
 
     def payload(self) -> dict:
-        """The 200 answer: who took the message, and its id there."""
-        return {"provider": self.provider, "id": self.message_id}
+        """The 200 answer: who took the message, and its id there (and who was skipped, if anyone)."""
+        payload = {"provider": self.provider, "id": self.message_id}
+        if self.skipped:
+            payload["skipped"] = list(self.skipped)
+        return payload
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,11 @@ class Dispatcher:
         self.providers = tuple(providers)
         self.circuits = circuits
 
-    def send(self, message: Message, gate: Gate | None = None) -> Delivery | Stopped:
+    def send(self, message: Message, gate: Gate | None = None, skipped: tuple[str, ...] = ()) -> Delivery | Stopped:
         """Deliver through one provider, or raise the SendError that tells the client what happened.
 
         A `gate` is asked before each provider call; when it says no, the send stops there, as `Stopped`.
+        `skipped`: the recipients the suppression list left out, told in the Delivery's answer.
         """
         attempts: list[Attempt] = []
         for provider in self.providers:
@@ -83,7 +88,7 @@ class Dispatcher:
             outcome = attempt.outcome
             self.circuits.record_outcome(circuit, outcome)
             if outcome.kind is OutcomeKind.ACCEPTED:
-                return Delivery(provider.name, outcome.message_id, tuple(attempts))
+                return Delivery(provider.name, outcome.message_id, tuple(attempts), skipped)
             if outcome.kind is OutcomeKind.REJECTED:
                 raise RejectedByProviderError(
                     f"{provider.name} rejected the message: {outcome.reason}",

@@ -144,3 +144,39 @@ class EventsUnavailableError(ApiError):
 
     def __init__(self, message: str):
         super().__init__(message, headers={"Retry-After": "1"}, body={"retry_after": 1})
+
+
+# The suppression list (issue 20).
+class RecipientsSuppressedError(ApiError):
+    """Recipients are on the suppression list: nothing was sent. `entries` are (address as requested, Entry)."""
+
+    status = 422
+    code = "recipients_suppressed"
+
+    def __init__(self, message: str, entries: list):
+        super().__init__(message, body={"suppressed": [
+            {"address": address, "reason": entry.reason, "provider": entry.provider, "since": entry.since}
+            for address, entry in entries]})
+
+
+class SuppressionStoreUnavailableError(ApiError):
+    """The suppression list cannot be read or changed now (a send with SMSP_SUPPRESSION_ON_STORE_ERROR=refuse,
+    or the admin API)."""
+
+    status = 503
+    code = "suppression_store_unavailable"
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"Retry-After": "1"}, body={"retry_after": 1})
+
+
+class ForbiddenError(ApiError):
+    """The key is valid but not for this route (a client key on the admin API), or the route is switched off."""
+
+    status = 403
+
+
+class NotFoundError(ApiError):
+    """The resource named in the path does not exist."""
+
+    status = 404

@@ -31,15 +31,20 @@ def _digests(keys: tuple[str, ...]) -> tuple[bytes, ...]:
     return tuple(hashlib.sha256(key.encode()).digest() for key in keys)
 
 
-def check_api_key(presented: str | None, keys: tuple[str, ...]) -> None:
-    """Accept any configured key (several during a rotation); never echo or log what was presented."""
+def is_one_of(presented: str | None, keys: tuple[str, ...]) -> bool:
+    """Whether `presented` is one of `keys`, in constant time; never echo or log what was presented."""
     # Fixed-length digests hide the keys' lengths; comparing against every key, without stopping at a
     # match, hides which one matched.
     given = hashlib.sha256((presented or "").encode()).digest()
     matched = False
     for digest in _digests(keys):
         matched |= hmac.compare_digest(given, digest)
-    if not presented or not matched:
+    return bool(presented) and matched
+
+
+def check_api_key(presented: str | None, keys: tuple[str, ...]) -> None:
+    """Accept any configured key (several during a rotation)."""
+    if not is_one_of(presented, keys):
         raise UnauthorizedError("Missing or invalid API key: send one of the configured keys in X-API-KEY.")
 
 

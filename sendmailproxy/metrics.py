@@ -21,7 +21,7 @@ from prometheus_client import (
 
 # The methods the API serves (HEAD with every GET); anything else a client sends counts as one "other", so a
 # client cannot grow the number of series.
-HTTP_METHODS = frozenset({"GET", "HEAD", "POST"})
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE"})
 HTTP_REQUESTS = Counter("smsp_http_requests", "HTTP requests answered.", ["route", "method", "status"])
 PROVIDER_ATTEMPTS = Counter("smsp_provider_attempts", "Provider calls, by outcome class.", ["provider", "outcome"])
 PROVIDER_LATENCY = Histogram(
@@ -43,6 +43,14 @@ IDEMPOTENCY = Counter("smsp_idempotency", "Requests with an Idempotency-Key, by 
 WEBHOOK_REQUESTS = Counter("smsp_webhook_requests", "Webhook POSTs, by provider and what became of them.",
                            ["provider", "result"])
 EVENTS = Counter("smsp_events", "Events stored for the first time, by provider and type.", ["provider", "type"])
+# The suppression list (issue 20). result: clear (no recipient listed), refused (422), skipped (sent without the
+# listed ones), store_error (the list could not be read: sent anyway, or 503 with ..._ON_STORE_ERROR=refuse).
+SUPPRESSION_CHECKS = Counter("smsp_suppression_checks", "Sends checked against the suppression list, by result.",
+                             ["result"])
+# reason: bounced, complained, unsubscribed, dropped (from provider events) or manual (the admin API).
+SUPPRESSIONS_ADDED = Counter("smsp_suppressions_added", "Addresses put on the suppression list, by reason.",
+                             ["reason"])
+SUPPRESSIONS_LIFTED = Counter("smsp_suppressions_lifted", "Addresses lifted from the suppression list.")
 
 
 def method_label(method: str) -> str:

@@ -8,7 +8,8 @@ from sendmailproxy import metrics
 from sendmailproxy.events.model import Event
 from sendmailproxy.events.store import AddResult, EventStore, NonceReused
 from sendmailproxy.store import StoreUnavailableError
-from sendmailproxy.suppression.store import Entry, SuppressionStore
+from sendmailproxy.suppression.changes import suppress
+from sendmailproxy.suppression.store import SuppressionStore
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,7 @@ def record(events: EventStore, suppressions: SuppressionStore, received: Sequenc
         metrics.EVENTS.labels(event.provider, event.type).inc()
     # Every suppressing event of the request, not only the new ones: after a crash between the two writes, the
     # provider's retry finds its events stored and must still list their recipients (adding is idempotent).
-    for event in received:
-        if event.suppresses:
-            suppressions.add(Entry(address=event.recipient, reason=event.suppresses, provider=event.provider,
-                                   since=event.occurred_at, event_id=event.id, note=event.reason))
+    suppress(suppressions, received)
     return result
 
 

@@ -35,6 +35,7 @@ def _address_pattern(name_char: str, bare_name_char: str) -> str:
 
 
 ADDRESS_PATTERN = _address_pattern(_NAME_CHAR, _BARE_NAME_CHAR)
+MAILBOX_PATTERN = f"^{_MAILBOX}$"  # a bare address, no name: the admin API's {address}
 SENDER_PATTERN = _address_pattern(_ASCII_NAME_CHAR, _ASCII_BARE_NAME_CHAR)
 HEADER_NAME_PATTERN = r"^[Xx]-[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 RESERVED_HEADER_PATTERN = r"^[Xx]-[Ss][Gg]-[Ee]?[Ii][Dd]$"  # X-SG-ID and X-SG-EID: SendGrid will not let us set them

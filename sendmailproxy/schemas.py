@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from sendmailproxy.limits import Limits
 from sendmailproxy.message import Attachment, Message
+from sendmailproxy.suppression.check import REFUSE, SKIP
 from sendmailproxy.schemafields import (
     CONTENT_TYPE_PATTERN,
     TAG_PATTERN,
@@ -70,6 +71,8 @@ class EmailSchema(Schema):
                        allow_none=True, validate=[validate.Length(max=MAX_TAGS), _unique])
     attachments = fields.List(fields.Nested(AttachmentSchema), allow_none=True)
     metadata = Metadata(allow_none=True)
+    # What to do with recipients on the suppression list: a choice about this send, so not part of the Message.
+    suppressed = fields.String(allow_none=True, validate=validate.OneOf((REFUSE, SKIP)))
 
     def __init__(self, *, limits: Limits = Limits(), **kwargs):
         super().__init__(**kwargs)

@@ -10,6 +10,7 @@ from sendmailproxy.dispatch import Delivery, Dispatcher, Stopped
 from sendmailproxy.errors import (
     AllCircuitsOpenError,
     AllProvidersFailedError,
+    ApiError,
     IdempotencyKeyReusedError,
     IdempotencyStoreUnavailableError,
     OutcomeUnknownError,
@@ -56,12 +57,17 @@ class Idempotency:
         """Whether Idempotency-Keys are honoured here (SMSP_IDEMPOTENCY_STORE is not `off`)."""
         return self.store is not None
 
-    def send(self, api_key: str, key: str, message: Message, dispatcher: Dispatcher) -> Delivery | Replay:
-        """Send once under `key`, or answer as the key's earlier request did; an ApiError raised is the answer."""
-        reservation = _Reservation(self, record_key(api_key, key), fingerprint(message))
+    def send(self, api_key: str, key: str, message: Message, dispatcher: Dispatcher, *,
+             requested: Message | None = None, skipped: tuple[str, ...] = ()) -> Delivery | Replay:
+        """Send once under `key`, or answer as the key's earlier request did; an ApiError raised is the answer.
+
+        `requested`: the message as asked for, when `message` leaves out the `skipped` recipients. The key's
+        fingerprint is the request's, so a retry after one more recipient was suppressed still gets its answer.
+        """
+        reservation = _Reservation(self, record_key(api_key, key), fingerprint(requested or message))
         where = reservation.where
         try:
-            result = dispatcher.send(message, reservation)
+            result = dispatcher.send(message, reservation, skipped)
         except NOTHING_SENT as error:
             if reservation.owner is None:  # every circuit open, so no attempt reserved the key
                 return self._answer_unsent(reservation, error)
@@ -101,14 +107,20 @@ class Idempotency:
                 raise IdempotencyKeyReusedError("This Idempotency-Key was already used for a different message; "
                                                 "use a new key for a new message.")
 
-    def _answer_unsent(self, reservation: _Reservation, all_open: SendError) -> Replay:
-        """Every circuit is open: a key an earlier request used still answers as it did; a new one gets the 503."""
+    def refuse(self, api_key: str, key: str, message: Message, refusal: ApiError) -> Replay:
+        """A keyed message refused before any send (its recipients suppressed): a key an earlier request used still
+        answers as it did, whatever changed since; a new key is kept free, and `refusal` raised."""
+        return self._answer_unsent(_Reservation(self, record_key(api_key, key), fingerprint(message)), refusal)
+
+    def _answer_unsent(self, reservation: _Reservation, refusal: ApiError) -> Replay:
+        """Nothing will be sent (every circuit open, or refused): a key an earlier request used still answers as
+        it did; a new one gets `refusal`."""
         where = reservation.where
         claim = _call(self.store.reserve, where, reservation.digest, "", self.lease, self.ttl)
         if not isinstance(claim, Reserved):
             return self._answer(where, claim)
         _quietly(self.store.release, where, claim.owner)  # a new key stays free for the retry
-        raise all_open
+        raise refusal
 
     def _keep(self, where: str, owner: str, status: int, payload: dict) -> None:
         # The client gets the true answer even if it cannot be kept: the record then stays in flight and

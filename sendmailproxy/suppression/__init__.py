@@ -1,6 +1,7 @@
 """The suppression list: addresses that bounced, complained or unsubscribed anywhere get no more mail from us."""
 from __future__ import annotations
 
+from sendmailproxy.suppression.changes import suppress as suppress  # re-exported: the webhook route's call
 from sendmailproxy.suppression.store import SuppressionStore
 
 

@@ -413,13 +413,146 @@ def unlisted_method(service, fake, path, method):
     return response
 
 
+# The suppression list (issue 20): the send check and the admin API.
+ADMIN_KEY = "contract-admin-key"
+SUPPRESSIONS, ENTRY = "/suppressions", "/suppressions/{address}"
+
+
+def admin(service: Gunicorn, method: str, path: str, key: str | None = ADMIN_KEY, **kwargs) -> requests.Response:
+    headers = {**({"X-API-KEY": key} if key else {}), **kwargs.pop("headers", {})}
+    return requests.request(method, service.url + path, headers=headers, timeout=15, **kwargs)
+
+
+@contextlib.contextmanager
+def store_down(fake, **env):
+    """A one-worker service whose store is a Redis port where nothing listens."""
+    with tempfile.TemporaryDirectory() as directory:
+        nobody_listens = f"redis://127.0.0.1:{free_port()}/0"
+        down = Gunicorn(provider_env(fake, WEB_CONCURRENCY=1, SMSP_IDEMPOTENCY_STORE=nobody_listens,
+                                     SMSP_STORE=nobody_listens, SMSP_ADMIN_API_KEY=ADMIN_KEY, **env),
+                        Path(directory) / "gunicorn.log").start()
+        try:
+            yield down
+        finally:
+            down.stop()
+
+
+@reaches("/email", "POST", 422)
+def recipients_suppressed(service, fake, path, method):
+    address = f"bounced-{uuid.uuid4().hex}@example.com"
+    assert admin(service, "PUT", f"/suppressions/{address}", json={"reason": "contract"}).status_code == 201
+    before = len(delivered(fake))
+    response = post_email(service, json.dumps({"fromaddress": "sender@example.com", "toaddress": address,
+                                               "subject": "suppressed", "plaintextbody": "hello"}).encode())
+    assert response.json()["code"] == "recipients_suppressed" and len(delivered(fake)) == before
+    return response
+
+
+@reaches("/email", "POST", 503)
+def suppression_store_unreachable(service, fake, path, method):
+    before = len(delivered(fake))
+    with store_down(fake, SMSP_SUPPRESSION_ON_STORE_ERROR="refuse") as down:
+        response = post_email(down)
+    assert response.json()["code"] == "suppression_store_unavailable" and len(delivered(fake)) == before
+    return response
+
+
+@reaches(SUPPRESSIONS, "GET", 200)
+def list_suppressions(service, fake, path, method):
+    return admin(service, method, SUPPRESSIONS + "?limit=2")
+
+
+@reaches(ENTRY, "GET", 200)
+@reaches(ENTRY, "PUT", 200)
+@reaches(ENTRY, "DELETE", 204)
+def on_a_listed_address(service, fake, path, method):
+    address = f"listed-{uuid.uuid4().hex}@example.com"
+    assert admin(service, "PUT", f"/suppressions/{address}", json={"reason": "contract"}).status_code == 201
+    return admin(service, method, f"/suppressions/{address}", json={"reason": "again"} if method == "PUT" else None)
+
+
+@reaches(ENTRY, "PUT", 201)
+def listed_by_hand(service, fake, path, method):
+    return admin(service, method, f"/suppressions/new-{uuid.uuid4().hex}@example.com", json={"reason": "contract"})
+
+
+@reaches(ENTRY, "GET", 404)
+@reaches(ENTRY, "DELETE", 404)
+def not_listed(service, fake, path, method):
+    return admin(service, method, f"/suppressions/never-{uuid.uuid4().hex}@example.com")
+
+
+@reaches(SUPPRESSIONS, "GET", 401)
+@reaches(ENTRY, "GET", 401)
+@reaches(ENTRY, "PUT", 401)
+@reaches(ENTRY, "DELETE", 401)
+def no_admin_key(service, fake, path, method):
+    return admin(service, method, path.replace("{address}", "ann@example.com"), key=None)
+
+
+@reaches(SUPPRESSIONS, "GET", 403)
+@reaches(ENTRY, "GET", 403)
+@reaches(ENTRY, "PUT", 403)
+@reaches(ENTRY, "DELETE", 403)
+def a_client_key_on_the_admin_api(service, fake, path, method):
+    return admin(service, method, path.replace("{address}", "ann@example.com"), key=API_KEY)
+
+
+@reaches(SUPPRESSIONS, "GET", 422)
+@reaches(ENTRY, "GET", 422)
+@reaches(ENTRY, "PUT", 422)
+@reaches(ENTRY, "DELETE", 422)
+def not_one_address_or_a_bad_limit(service, fake, path, method):
+    target = SUPPRESSIONS + "?limit=0" if path == SUPPRESSIONS else "/suppressions/Ann <ann@example.com>"
+    return admin(service, method, target, json={"reason": "r"} if method == "PUT" else None)
+
+
+@reaches(ENTRY, "PUT", 400)
+def a_put_body_not_json(service, fake, path, method):
+    return admin(service, method, "/suppressions/ann@example.com", data=b'{"reason": ',
+                 headers={"Content-Type": "application/json"})
+
+
+@reaches(ENTRY, "PUT", 413)
+def a_put_body_too_large(service, fake, path, method):
+    return admin(service, method, "/suppressions/ann@example.com", json={"reason": "r" * 5000})
+
+
+@reaches(ENTRY, "PUT", 415)
+def a_put_body_not_declared_json(service, fake, path, method):
+    return admin(service, method, "/suppressions/ann@example.com", data=b"reason=r",
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+@reaches(SUPPRESSIONS, "GET", 500)
+@reaches(ENTRY, "GET", 500)
+@reaches(ENTRY, "PUT", 500)
+@reaches(ENTRY, "DELETE", 500)
+def admin_unexpected_exception(service, fake, path, method):
+    response = admin(service, method, path.replace("{address}", "ann@example.com"), headers={RAISE_HEADER: "1"})
+    assert "Traceback" not in response.text and "RuntimeError" not in response.text
+    return response
+
+
+@reaches(SUPPRESSIONS, "GET", 503)
+@reaches(ENTRY, "GET", 503)
+@reaches(ENTRY, "PUT", 503)
+@reaches(ENTRY, "DELETE", 503)
+def admin_store_unreachable(service, fake, path, method):
+    with store_down(fake) as down:
+        response = admin(down, method, path.replace("{address}", "ann@example.com"),
+                         json={"reason": "r"} if method == "PUT" else None)
+    assert response.json()["code"] == "suppression_store_unavailable"
+    return response
+
+
 @pytest.fixture(scope="module")
 def service(start_module_service, fake):
     # One worker, so a circuit opened by one request is the one the next request meets. A 401 is probed once
     # per SMSP_POLL_MAX_INTERVAL: short, so circuits close again between tests.
     return start_module_service(app="tests.functional.faulty_wsgi:app", WEB_CONCURRENCY=1,
                                 SMSP_MAX_BODY_BYTES=MAX_BODY_BYTES, SMSP_POLL_INTERVAL=0.5,
-                                SMSP_POLL_MAX_INTERVAL=1, SMSP_PROVIDER_TIMEOUT=1,
+                                SMSP_POLL_MAX_INTERVAL=1, SMSP_PROVIDER_TIMEOUT=1, SMSP_ADMIN_API_KEY=ADMIN_KEY,
                                 **webhook_env(fake, SMSP_SG_WEBHOOK_PUBLIC_KEY=SENDGRID.public_key))
 
 
