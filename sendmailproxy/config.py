@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from sendmailproxy.envreader import EnvReader
 from sendmailproxy.providers import ADAPTERS
+from sendmailproxy.push.settings import PushSettings
 
 LOG_FORMATS = ("JSON_ONELINE", "JSON_PRETTY", "DEBUG")
 LOG_FORMAT_ALIASES = {"JSON_ONLINE": "JSON_ONELINE"}  # the original README's spelling
@@ -43,6 +44,8 @@ class Config:
     threads: int = 64
     idempotency_store: str = DEFAULT_IDEMPOTENCY_STORE  # sqlite:///path, redis(s)://... or off
     idempotency_ttl: float = 86400.0
+    # Events pushed to the application (SMSP_EVENTS_WEBHOOK_*): None while SMSP_EVENTS_WEBHOOK_URL is unset.
+    push: PushSettings | None = None
 
     def __repr__(self) -> str:
         # Keys must never reach a log line or a traceback through a repr.
@@ -84,6 +87,8 @@ class Config:
             threads=env.number("SMSP_THREADS", 64, int, minimum=1),
             idempotency_store=_store_url(env),
             idempotency_ttl=env.number("SMSP_IDEMPOTENCY_TTL", 86400.0, float, minimum=1),
+            # Events pushed to the application.
+            push=PushSettings.from_env(env),
         )
         if env.problems:
             raise ConfigError("\n".join(env.problems))

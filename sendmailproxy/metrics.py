@@ -35,6 +35,15 @@ ALL_CIRCUITS_OPEN = Counter("smsp_all_circuits_open", "Requests answered 503 bec
 # result: stored, released, replayed, conflict (409), mismatch (422), abandoned (a lease ran out while a
 # provider had the message), lease_lost (a late owner fenced out) or store_error.
 IDEMPOTENCY = Counter("smsp_idempotency", "Requests with an Idempotency-Key, by what became of the key.", ["result"])
+# Events pushed to the application (issue 21). result: delivered, failed_status, timeout, connection_error, gone.
+PUSH_ATTEMPTS = Counter("smsp_push_attempts", "Attempts to push an event to the application, by result.", ["result"])
+PUSH_DELIVERED = Counter("smsp_push_delivered", "Events the application acknowledged with a 2xx.")
+PUSH_GIVEN_UP = Counter("smsp_push_given_up", "Events no longer pushed: the schedule ran out, or a 410.")
+# The backlog is the store's, the same for every worker: the highest of the live workers' recent readings.
+PUSH_BACKLOG = Gauge("smsp_push_backlog", "Events waiting to be pushed (due, in flight or scheduled for a retry).",
+                     multiprocess_mode="livemax")
+PUSH_BACKLOG_AGE = Gauge("smsp_push_backlog_oldest_age_seconds", "How long the oldest waiting event has waited.",
+                         multiprocess_mode="livemax")
 
 
 def method_label(method: str) -> str:

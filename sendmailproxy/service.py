@@ -8,13 +8,17 @@ from flask import current_app
 
 from sendmailproxy import metrics
 from sendmailproxy.circuits import Circuits
-from sendmailproxy.config import Config
+from sendmailproxy.config import DEFAULT_IDEMPOTENCY_STORE, Config  # wiring: engineer A
 from sendmailproxy.dispatch import Dispatcher
+from sendmailproxy.events import open_events  # wiring: engineer A
+from sendmailproxy.events.store import EventStore
 from sendmailproxy.idempotency import Idempotency, build_idempotency
 from sendmailproxy.probe import Prober
 from sendmailproxy.providers import ADAPTERS, MockProvider, common_limits
 from sendmailproxy.providers.base import Provider, ProviderOptions
+from sendmailproxy.push.sender import Sender
 from sendmailproxy.schemas import EmailSchema
+from sendmailproxy.store import open_backend  # wiring: engineer A
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,8 @@ class Service:
     dispatcher: Dispatcher
     prober: Prober
     idempotency: Idempotency
+    events: EventStore | None = None  # wiring: engineer A (opened with push=config.push is not None)
+    sender: Sender | None = None  # pushes events to the application while config.push is set
 
     @classmethod
     def build(cls, config: Config, providers: Sequence[Provider] | None = None) -> "Service":
@@ -37,8 +43,12 @@ class Service:
                             on_change=metrics.circuit_changed)
         prober = Prober(circuits, providers, poll_interval=config.poll_interval)
         schema = EmailSchema(limits=common_limits(config.providers))
+        # wiring: engineer A: the events store on the service's one backend, with the push queue when push is on.
+        events = None if config.push is None else open_events(open_backend(
+            config.idempotency_store if config.idempotency_store != "off" else DEFAULT_IDEMPOTENCY_STORE), push=True)
+        sender = None if config.push is None else Sender.build(config.push, events)
         return cls(config, schema, circuits, Dispatcher(providers, circuits), prober,
-                   build_idempotency(config, providers))
+                   build_idempotency(config, providers), events, sender)
 
 
 def build_providers(config: Config) -> list[Provider]:
