@@ -3,6 +3,7 @@ the `standardwebhooks` library, records it, and answers as the test scripts it (
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections import Counter
@@ -40,12 +41,14 @@ class Push:
 class PushReceiver:
     """Verifies with each of `secrets` (all must pass); answers with the scripted replies in turn, then `default`."""
 
-    def __init__(self, secrets: list[str], default: Reply = Reply(), port: int | None = None):
+    def __init__(self, secrets: list[str], default: Reply = Reply(), port: int | None = None,
+                 tls: ssl.SSLContext | None = None):
         self.webhooks = [Webhook(secret) for secret in secrets]
         self.default = default
         self.script: list[Reply] = []
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hooks/events"
+        self.tls = tls  # serve https with this server context
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/hooks/events"
         self.pushes: list[Push] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -65,6 +68,8 @@ class PushReceiver:
 
         self.released.clear()
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="push-receiver", daemon=True).start()
         return self

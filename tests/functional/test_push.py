@@ -124,6 +124,18 @@ def test_a_receiver_that_hangs_is_bounded_by_the_timeout_and_retried(start_servi
     assert metric(service, 'smsp_push_attempts_total{result="timeout"}') == 1
 
 
+def test_a_hanging_receiver_holds_eight_threads_per_worker_and_never_the_sends(start_service, receiver, secret,
+                                                                              store_url):
+    service = start_service(**push_env(receiver, secret, store_url, SMSP_EVENTS_WEBHOOK_TIMEOUT="60"))
+    receiver.default = Reply(200, delay=120)  # every push hangs until the receiver stops
+    store_events(store_url, [stored_event(f"<m{n}@example.com>", n) for n in range(40)])
+    wait_until(lambda: len(receiver.pushes) >= 16, "both workers' push threads to be busy")
+    answers = [service.send(timeout=10, request_headers={"Connection": "close"}) for _ in range(20)]
+    assert [a.status_code for a in answers] == [200] * 20
+    assert len(receiver.pushes) == 16  # 2 workers x 8 threads, no more
+    assert requests.get(service.url + "/healthcheck", timeout=5).json()["push"]["backlog"]["waiting"] == 40
+
+
 def test_410_stops_the_attempts(start_service, receiver, secret, store_url):
     service = start_service(**push_env(receiver, secret, store_url))
     receiver.default = Reply(410)

@@ -1,11 +1,13 @@
 """One attempt against a real local receiver: every answer, redirect, refusal, hang and trickle as one Answer."""
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from email.utils import formatdate
 
 import pytest
+import trustme
 
 from sendmailproxy.push.deadline import Deadlines
 from sendmailproxy.push.transport import Answer, PushClient, Result, parse_retry_after
@@ -99,3 +101,31 @@ def test_a_receiver_that_trickles_is_cut_at_the_deadline(receiver, secret):
     assert answers[0].result is Result.TIMEOUT
     receiver.script = []
     assert client.post(event(2)).result is Result.DELIVERED  # the pool recovers from the cut connection
+
+
+@pytest.fixture
+def tls_receiver(secret, tmp_path, monkeypatch):
+    """A receiver on https with a certificate from a CA made here, which the client trusts by REQUESTS_CA_BUNDLE."""
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))  # read once, as the client is built
+    receiver = PushReceiver([secret], tls=context).start()
+    yield receiver
+    receiver.stop()
+
+
+def test_over_https_verified_and_cut_at_the_deadline(tls_receiver, secret):
+    client, deadlines = client_for(tls_receiver.url, secret, timeout=0.5)
+    assert client.post(event(1)).result is Result.DELIVERED
+    tls_receiver.script = [Reply(200, trickle=0.1)]
+    answers = []
+    post = threading.Thread(target=lambda: answers.append(client.post(event(2))))
+    post.start()
+    while post.is_alive():
+        deadlines.cut_overdue()
+        post.join(0.05)
+    assert answers[0].result is Result.TIMEOUT
+    assert client.post(event(3)).result is Result.DELIVERED
+    assert [p.verified for p in tls_receiver.pushes] == [True, True, True]
