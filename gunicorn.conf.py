@@ -73,8 +73,11 @@ worker_tmp_dir = _TMPFS
 
 
 def post_fork(server, worker):
-    """Start this worker's probe thread (after the fork: threads do not survive one)."""
-    worker.app.wsgi().extensions["sendmailproxy"].prober.ensure_running()
+    """Start this worker's probe thread and push thread (after the fork: threads do not survive one)."""
+    service = worker.app.wsgi().extensions["sendmailproxy"]
+    service.prober.ensure_running()
+    if service.sender is not None:  # events are pushed to the application
+        service.sender.ensure_running()
     _stop_listening_when_draining(worker)
 
 

@@ -1,5 +1,5 @@
-"""The benchmark: `./bench/run [--quick | --sweep | --profile | --idempotency | --suppression] [--before REV]`; all
-on 127.0.0.1."""
+"""The benchmark: `./bench/run [--quick | --sweep | --profile | --idempotency | --suppression | --push]
+[--before REV]`; all on 127.0.0.1."""
 from __future__ import annotations
 
 import argparse
@@ -65,11 +65,13 @@ def main(argv: list[str] | None = None) -> None:
                            "bench/IDEMPOTENCY.md")
     mode.add_argument("--suppression", action="store_true",
                       help="the suppression check on and off (SQLite, Redis), ~6 minutes; bench/SUPPRESSION.md")
+    mode.add_argument("--push", action="store_true",
+                      help="events pushed per second to a local receiver (at once, 100 ms), ~1 minute; bench/PUSH.md")
     parser.add_argument("--before", metavar="REV",
                         help="also run the service as of commit REV in scenarios 1-3 and the profile, for before/after "
                              "columns")
     args = parser.parse_args(argv)
-    if args.before and (args.sweep or args.profile or args.idempotency or args.suppression):
+    if args.before and (args.sweep or args.profile or args.idempotency or args.suppression or args.push):
         parser.error("--before goes with the scenarios (no option, or --quick)")
     clean_environment()
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
@@ -95,6 +97,11 @@ def main(argv: list[str] | None = None) -> None:
             results = suppression.run(FULL, fake, OUT / "logs")
         (OUT / "suppression.json").write_text(json.dumps(results, indent=1))
         write(ROOT / "bench" / "SUPPRESSION.md", suppression.render(results), keep_from=report.NOTES_HEADING)
+    elif args.push:
+        from bench import push
+
+        with run_fake_providers() as fake:
+            write(ROOT / "bench" / "PUSH.md", push.render(push.run(OUT / "logs", fake)))
     elif args.profile:
         profile_all(FULL, OUT)
     else:

@@ -41,12 +41,15 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 @blueprint.before_app_request
 def begin_request() -> None:
-    """Stamp the request with its id (the caller's if sane) and make sure this worker's prober runs."""
+    """Stamp the request with its id (the caller's if sane) and make sure this worker's prober and sender run."""
     g.started = time.perf_counter()
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
     g.request_id_token = REQUEST_ID.set(g.request_id)
-    current_service().prober.ensure_running()
+    service = current_service()
+    service.prober.ensure_running()
+    if service.sender is not None:
+        service.sender.ensure_running()
 
 
 @blueprint.after_app_request
@@ -169,9 +172,10 @@ def healthcheck():
     now = time.monotonic()  # circuit times are monotonic clock readings
     store = service.idempotency.store
     store_reachable = None if store is None else store.reachable()
+    push = None if service.sender is None else _push_health(service.sender)
+    healthy = alive and all(circuit.closed for circuit in circuits) and store_reachable is not False
     return {
-        "status": "ok" if alive and all(circuit.closed for circuit in circuits) and store_reachable is not False
-        else "degraded",
+        "status": "ok" if healthy and (push is None or push["alive"]) else "degraded",
         "pid": os.getpid(),
         "prober": {"alive": alive, "heartbeat_age_seconds": None if age is None else round(age, 3)},
         "idempotency": {"store": "off" if store is None else store.name, "reachable": store_reachable},
@@ -187,7 +191,16 @@ def healthcheck():
             }
             for circuit in circuits
         },
+        "push": push,
     }
+
+
+def _push_health(sender) -> dict:
+    """The push thread's heartbeat and the backlog it works through (None when the store does not answer)."""
+    age, backlog = sender.heartbeat_age(), sender.backlog()
+    return {"alive": sender.is_alive(), "heartbeat_age_seconds": None if age is None else round(age, 3),
+            "backlog": None if backlog is None else {"waiting": backlog.waiting,
+                                                     "oldest_age_seconds": round(backlog.oldest_age, 3)}}
 
 
 @blueprint.get("/metrics", provide_automatic_options=False)

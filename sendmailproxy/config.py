@@ -11,6 +11,7 @@ from sendmailproxy.envreader import EnvReader
 from sendmailproxy.events.settings import WebhookSettings
 from sendmailproxy.providers import ADAPTERS
 from sendmailproxy.store import STORE_URL_FORMS, is_store_url
+from sendmailproxy.push.settings import PushSettings
 
 LOG_FORMATS = ("JSON_ONELINE", "JSON_PRETTY", "DEBUG")
 LOG_FORMAT_ALIASES = {"JSON_ONLINE": "JSON_ONELINE"}  # the original README's spelling
@@ -55,6 +56,8 @@ class Config:
     suppression: bool = True  # SMSP_SUPPRESSION: False sends without looking the recipients up
     suppression_on_store_error: str = "send"  # "send" (fail open) or "refuse" (503)
     admin_api_keys: tuple[str, ...] = ()  # SMSP_ADMIN_API_KEY; none: the admin API answers 403
+    # Events pushed to the application (SMSP_EVENTS_WEBHOOK_*): None while SMSP_EVENTS_WEBHOOK_URL is unset.
+    push: PushSettings | None = None
 
     def __repr__(self) -> str:
         # Keys must never reach a log line or a traceback through a repr.
@@ -105,6 +108,8 @@ class Config:
             suppression=env.boolean("SMSP_SUPPRESSION", True),
             suppression_on_store_error=_one_of(env, "SMSP_SUPPRESSION_ON_STORE_ERROR", SUPPRESSION_STORE_ERRORS),
             admin_api_keys=_admin_keys(env, api_keys),
+            # Events pushed to the application.
+            push=PushSettings.from_env(env),
         )
         if env.problems:
             raise ConfigError("\n".join(env.problems))

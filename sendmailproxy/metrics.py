@@ -51,6 +51,15 @@ SUPPRESSION_CHECKS = Counter("smsp_suppression_checks", "Sends checked against t
 SUPPRESSIONS_ADDED = Counter("smsp_suppressions_added", "Addresses put on the suppression list, by reason.",
                              ["reason"])
 SUPPRESSIONS_LIFTED = Counter("smsp_suppressions_lifted", "Addresses lifted from the suppression list.")
+# Events pushed to the application (issue 21). result: delivered, failed_status, timeout, connection_error, gone.
+PUSH_ATTEMPTS = Counter("smsp_push_attempts", "Attempts to push an event to the application, by result.", ["result"])
+PUSH_DELIVERED = Counter("smsp_push_delivered", "Events the application acknowledged with a 2xx.")
+PUSH_GIVEN_UP = Counter("smsp_push_given_up", "Events no longer pushed: the schedule ran out, or a 410.")
+# The backlog is the store's, the same for every worker: the highest of the live workers' recent readings.
+PUSH_BACKLOG = Gauge("smsp_push_backlog", "Events waiting to be pushed (due, in flight or scheduled for a retry).",
+                     multiprocess_mode="livemax")
+PUSH_BACKLOG_AGE = Gauge("smsp_push_backlog_oldest_age_seconds", "How long the oldest waiting event has waited.",
+                         multiprocess_mode="livemax")
 
 
 def method_label(method: str) -> str:

@@ -20,6 +20,7 @@ from sendmailproxy.probe import Prober
 from sendmailproxy.providers import ADAPTERS, MockProvider, common_limits
 from sendmailproxy.providers.base import Provider, ProviderOptions
 from sendmailproxy.recording import mock_sink
+from sendmailproxy.push.sender import Sender
 from sendmailproxy.schemas import EmailSchema
 from sendmailproxy.store import open_backend
 from sendmailproxy.suppression import open_suppressions
@@ -40,6 +41,7 @@ class Service:
     events: EventStore
     suppressions: SuppressionStore
     webhooks: Mapping[str, Webhook]  # by provider name: the /webhooks/<name> routes that are on
+    sender: Sender | None  # pushes events to the application while config.push is set
 
     @classmethod
     def build(cls, config: Config, providers: Sequence[Provider] | None = None) -> "Service":
@@ -51,8 +53,9 @@ class Service:
             keys_backend = backend
         else:  # SMSP_IDEMPOTENCY_STORE names a store of its own
             keys_backend = open_backend(config.idempotency_store)
-        # Push (issue 21): pass push=True when it is configured, so each new event is queued as it is stored.
-        events = open_events(backend, ttl=config.events_ttl, max_age=config.webhooks.max_age)
+        # With push on, each new event is queued for the application in the same write that stores it.
+        events = open_events(backend, ttl=config.events_ttl, max_age=config.webhooks.max_age,
+                             push=config.push is not None)
         suppressions = open_suppressions(backend)
         if providers is None:
             providers = build_providers(config, mock_sink(events, suppressions))
@@ -61,9 +64,10 @@ class Service:
                             on_change=metrics.circuit_changed)
         prober = Prober(circuits, providers, poll_interval=config.poll_interval)
         schema = EmailSchema(limits=common_limits(config.providers))
+        sender = None if config.push is None else Sender.build(config.push, events)
         return cls(config, schema, circuits, Dispatcher(providers, circuits), prober,
                    build_idempotency(config, providers, keys_backend), events, suppressions,
-                   enabled_webhooks(config.webhooks))
+                   enabled_webhooks(config.webhooks), sender)
 
 
 def build_providers(config: Config, mock_events: Callable[[Sequence[Event]], None] | None = None) -> list[Provider]:
