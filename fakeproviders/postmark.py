@@ -22,6 +22,8 @@ MAX_REQUEST_BYTES = 10 * 1000 * 1000
 MAX_BODY_BYTES = 5 * 1000 * 1000
 MAX_RECIPIENTS_PER_FIELD = 50
 MAX_TAG_CHARS = 1000
+# Metadata: at most 10 fields, names up to 20 characters, values up to 80 (Postmark's documented limits).
+MAX_METADATA_FIELDS, MAX_METADATA_NAME_CHARS, MAX_METADATA_VALUE_CHARS = 10, 20, 80
 FORBIDDEN_EXTENSIONS = (".exe", ".bat", ".cmd", ".com", ".js", ".vbs", ".scr", ".msi")
 NO_TOKEN = ("No Account or Server API tokens were supplied in the HTTP headers. Please add a header for either "
             "X-Postmark-Server-Token or X-Postmark-Account-Token.")
@@ -187,6 +189,12 @@ def _validate(payload: dict) -> dict:
     metadata = payload.get("Metadata", {})
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise PostmarkError(422, 403, "Incompatible JSON input: Metadata must map names to strings.")
+    if len(metadata) > MAX_METADATA_FIELDS or any(
+            len(name) > MAX_METADATA_NAME_CHARS or len(value) > MAX_METADATA_VALUE_CHARS
+            for name, value in metadata.items()):
+        raise PostmarkError(422, 300, f"Metadata may have at most {MAX_METADATA_FIELDS} fields, with names of at "
+                                      f"most {MAX_METADATA_NAME_CHARS} characters and values of at most "
+                                      f"{MAX_METADATA_VALUE_CHARS}.")
     attachments = []
     for attachment in _list_of(payload, "Attachments", ("Name", "Content", "ContentType")):
         if attachment["Name"].lower().endswith(FORBIDDEN_EXTENSIONS):

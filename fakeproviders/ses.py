@@ -213,7 +213,8 @@ class SesApi:
             for kind in ("to", "cc", "bcc"):
                 message[kind] = destination.get(f"{kind.capitalize()}Addresses", [])
         message["reply_to"] = ", ".join(payload.get("ReplyToAddresses", [])) or message.get("reply_to")
-        message["tags"] = [tag["Value"] for tag in payload.get("EmailTags", [])]
+        # The tags are the adapter's tag1..n; its meta-<key> tags carry metadata, recorded with every tag by name.
+        message["tags"] = [tag["Value"] for tag in payload.get("EmailTags", []) if not tag["Name"].startswith("meta-")]
         message["email_tags"] = {tag["Name"]: tag["Value"] for tag in payload.get("EmailTags", [])}
         self._check_addresses(message)
         return message

@@ -7,6 +7,7 @@ Delivered messages are recorded with their raw bytes and envelope; a transaction
 import base64
 import email.policy
 import itertools
+import json
 import os
 import ssl
 import tempfile
@@ -23,6 +24,7 @@ from .tls import fake_ca
 NAME = "smtp"
 SCHEMES = {"starttls": "smtp", "implicit": "smtps", "none": "smtp+insecure"}  # --smtp-tls -> URL scheme
 TAG_HEADER = "X-Tag"  # the adapter's: sendmailproxy/providers/smtp.py
+METADATA_HEADER = "X-Metadata"  # the adapter's: one JSON object, folded after each entry
 _sequence = itertools.count(1)
 
 # Implicit TLS encrypts before the greeting, but aiosmtpd only counts STARTTLS as TLS when it warns.
@@ -131,9 +133,16 @@ def _message_record(envelope, content: bytes) -> dict:
         subject=message["Subject"], text=body("plain"), html=body("html"),
         reply_to=str(message["Reply-To"]) if message["Reply-To"] else None,
         headers={name: str(value) for name, value in message.items()
-                 if name.lower().startswith("x-") and name.lower() != TAG_HEADER.lower()},
+                 if name.lower().startswith("x-") and name.lower() not in (TAG_HEADER.lower(), METADATA_HEADER.lower())},
         tags=[str(tag) for tag in message.get_all(TAG_HEADER, [])],
         attachments=[attachment_info(part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
                      for part in message.iter_attachments()],
-        variables={},
+        variables=_metadata(message),
     )
+
+
+def _metadata(message) -> dict:
+    """The X-Metadata header's JSON, read from its raw text unfolded (decoding it as RFC 2047 words could alter
+    a value that looks like one)."""
+    raw = next((value for name, value in message.raw_items() if name.lower() == METADATA_HEADER.lower()), None)
+    return {} if raw is None else json.loads(raw.replace("\r\n", "").replace("\n", ""))

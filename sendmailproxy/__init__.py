@@ -14,8 +14,8 @@ from sendmailproxy.version import __version__ as __version__  # re-exported: the
 
 def create_app(config: Config | None = None, providers: Sequence[Provider] | None = None) -> Flask:
     """Wire the service: config from the environment unless given, providers from config unless given."""
-    from sendmailproxy import api, docs  # imported here so importing the package stays cheap for gunicorn.conf.py
-    from sendmailproxy import admin  # the suppression list's admin API
+    # Imported here so importing the package stays cheap for gunicorn.conf.py.
+    from sendmailproxy import admin, api, docs, feed, webhooks
 
     config = config or load_or_exit()
     configure_logging(config.log_format, config.log_debug)
@@ -23,6 +23,8 @@ def create_app(config: Config | None = None, providers: Sequence[Provider] | Non
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["sendmailproxy"] = Service.build(config, providers)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(feed.blueprint)
     app.register_blueprint(docs.build_blueprint())
     app.register_blueprint(admin.blueprint)
     return app

@@ -6,15 +6,18 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 from sendmailproxy.envreader import EnvReader
+from sendmailproxy.events.settings import WebhookSettings
 from sendmailproxy.providers import ADAPTERS
+from sendmailproxy.store import STORE_URL_FORMS, is_store_url
 
 LOG_FORMATS = ("JSON_ONELINE", "JSON_PRETTY", "DEBUG")
 LOG_FORMAT_ALIASES = {"JSON_ONLINE": "JSON_ONELINE"}  # the original README's spelling
-# One file per node in the temporary directory: every worker of this node (or pod) shares it.
-DEFAULT_IDEMPOTENCY_STORE = "sqlite://" + os.path.join(tempfile.gettempdir(), "sendmailproxy-idempotency.sqlite3")
+# One file per node in the temporary directory: every worker of this node (or pod) shares it. It keeps the name
+# it had when it held only Idempotency-Keys, so keys written before an upgrade are still found after it.
+DEFAULT_STORE = "sqlite://" + os.path.join(tempfile.gettempdir(), "sendmailproxy-idempotency.sqlite3")
+EVENTS_TTL_SECONDS = 604800.0
 
 
 class ConfigError(Exception):
@@ -41,8 +44,13 @@ class Config:
     bind: str = "0.0.0.0:8080"
     workers: int = 2
     threads: int = 64
-    idempotency_store: str = DEFAULT_IDEMPOTENCY_STORE  # sqlite:///path, redis(s)://... or off
+    idempotency_store: str = DEFAULT_STORE  # sqlite:///path, redis(s)://... or off
     idempotency_ttl: float = 86400.0
+    # Delivery events (issue 19): where everything is kept (see store_url), the webhooks' secrets and the
+    # replay window (SMSP_WEBHOOK_MAX_AGE is webhooks.max_age), and how long the feed shows an event.
+    store: str | None = None  # SMSP_STORE; None: the rule in store_url decides
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    events_ttl: float = EVENTS_TTL_SECONDS
     # Suppression list (issue 20): the send-path check, what a store outage does to it, the admin API's keys.
     suppression: bool = True  # SMSP_SUPPRESSION: False sends without looking the recipients up
     suppression_on_store_error: str = "send"  # "send" (fail open) or "refuse" (503)
@@ -66,6 +74,7 @@ class Config:
         if log_format not in LOG_FORMATS:
             env.problem(f"SMSP_LOG_OUTPUT_FORMAT must be one of {', '.join(LOG_FORMATS)}")
         poll_interval = env.number("SMSP_POLL_INTERVAL", 5.0, float, minimum=0.1)
+        store = _store_url(env, "SMSP_STORE")
         config = cls(
             api_keys=api_keys,
             providers=providers,
@@ -86,8 +95,12 @@ class Config:
             bind=env.text("SMSP_BIND", "0.0.0.0:8080"),
             workers=env.number("WEB_CONCURRENCY", 2, int, minimum=1),
             threads=env.number("SMSP_THREADS", 64, int, minimum=1),
-            idempotency_store=_store_url(env),
+            idempotency_store=_idempotency_store(env, store),
             idempotency_ttl=env.number("SMSP_IDEMPOTENCY_TTL", 86400.0, float, minimum=1),
+            # Delivery events (issue 19).
+            store=store or None,
+            webhooks=WebhookSettings.from_env(env),
+            events_ttl=env.number("SMSP_EVENTS_TTL", EVENTS_TTL_SECONDS, float, minimum=1),
             # Suppression list (issue 20).
             suppression=env.boolean("SMSP_SUPPRESSION", True),
             suppression_on_store_error=_one_of(env, "SMSP_SUPPRESSION_ON_STORE_ERROR", SUPPRESSION_STORE_ERRORS),
@@ -101,22 +114,30 @@ class Config:
         """The settings of one listed provider."""
         return self.provider_settings[provider]
 
+    @property
+    def store_url(self) -> str:
+        """The store of everything the service keeps: SMSP_STORE; unset, the Idempotency-Keys' store (so a
+        deployment that shares keys in Redis shares its events too); with keys off, the default file."""
+        if self.store:
+            return self.store
+        return DEFAULT_STORE if self.idempotency_store == "off" else self.idempotency_store
 
-def _store_url(env: EnvReader) -> str:
-    url = env.text("SMSP_IDEMPOTENCY_STORE", DEFAULT_IDEMPOTENCY_STORE)
-    if url.lower() == "off":
+
+def _idempotency_store(env: EnvReader, store: str) -> str:
+    """SMSP_IDEMPOTENCY_STORE (a store URL or off); unset, the `store` SMSP_STORE names, else the default file."""
+    if env.text("SMSP_IDEMPOTENCY_STORE").lower() == "off":
         return "off"
-    parts = urlsplit(url)
-    database = parts.path.strip("/")
-    try:
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:  # not a number
-        port_ok = False
-    sqlite = parts.scheme == "sqlite" and not parts.netloc and parts.path.startswith("/")
-    redis = (parts.scheme in ("redis", "rediss") and bool(parts.hostname) and port_ok
-             and (database == "" or database.isdigit()))
-    if not (sqlite or redis):  # the value itself is not shown: a Redis URL may hold a password
-        env.problem("SMSP_IDEMPOTENCY_STORE must be off, sqlite:///absolute/path or redis[s]://[:password@]host:port/db")
+    return _store_url(env, "SMSP_IDEMPOTENCY_STORE", "off, ") or store or DEFAULT_STORE
+
+
+def _store_url(env: EnvReader, name: str, also: str = "") -> str:
+    """The store URL in `name`, or "" when it is unset; a problem (the value never shown: a Redis URL may hold
+    a password) when it is not one."""
+    if name not in env.environ:
+        return ""
+    url = env.text(name)
+    if not is_store_url(url):
+        env.problem(f"{name} must be {also}{STORE_URL_FORMS}")
     return url
 
 

@@ -136,6 +136,16 @@ class AllCircuitsOpenError(SendError):
         super().__init__(message, headers={"Retry-After": str(seconds)}, body={"retry_after": seconds}, **kwargs)
 
 
+class EventsUnavailableError(ApiError):
+    """The events store cannot be reached, so the feed cannot be read now."""
+
+    status = 503
+    code = "events_store_unavailable"
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"Retry-After": "1"}, body={"retry_after": 1})
+
+
 # The suppression list (issue 20).
 class RecipientsSuppressedError(ApiError):
     """Recipients are on the suppression list: nothing was sent. `entries` are (address as requested, Entry)."""

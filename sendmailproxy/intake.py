@@ -100,14 +100,20 @@ def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
-def read_json_object(limit: int) -> dict:
-    """The body parsed as one JSON object; anything else is a 400 (or a 413 for an oversized chunked body)."""
+def read_body(limit: int) -> bytes:
+    """The raw body; a 413 for a chunked body over the limit (check_size has refused a declared one)."""
     # A streamed (chunked) body has no Content-Length to check up front, and werkzeug quietly stops
     # reading at its limit: allowing one byte more shows whether there was more.
     request.max_content_length = limit + 1
     body = request.get_data(cache=False)
     if len(body) > limit:
         raise PayloadTooLargeError(f"The body is over the {limit}-byte limit.")
+    return body
+
+
+def read_json_object(limit: int) -> dict:
+    """The body parsed as one JSON object; anything else is a 400 (or a 413 for an oversized chunked body)."""
+    body = read_body(limit)
     try:
         payload = json.loads(body.decode("utf-8"), object_pairs_hook=_refuse_duplicate_keys,
                              parse_constant=_refuse_constant)

@@ -14,6 +14,7 @@ class Limits:
     recipients: int = 1000  # to + cc + bcc together
     recipients_per_field: int = 1000  # each of to, cc and bcc
     tag_rules: tuple[tuple[str, str], ...] = ()  # (a pattern every tag must fullmatch, that rule in words)
+    tags_and_metadata: int = 1000  # tags plus metadata entries (Postmark keeps both in its Metadata's 10 fields)
 
     @classmethod
     def common(cls, limits: Iterable[Limits]) -> Limits:
@@ -23,4 +24,5 @@ class Limits:
                    body_bytes=min(each.body_bytes for each in every),
                    recipients=min(each.recipients for each in every),
                    recipients_per_field=min(each.recipients_per_field for each in every),
-                   tag_rules=tuple(dict.fromkeys(rule for each in every for rule in each.tag_rules)))
+                   tag_rules=tuple(dict.fromkeys(rule for each in every for rule in each.tag_rules)),
+                   tags_and_metadata=min(each.tags_and_metadata for each in every))

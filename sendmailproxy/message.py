@@ -41,6 +41,7 @@ class Message:
     headers: tuple[tuple[str, str], ...] = ()
     tags: tuple[str, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()  # (key, value) sorted by key; comes back in the events
 
 
 def probe_message(address: str) -> Message:

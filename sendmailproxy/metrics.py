@@ -35,6 +35,14 @@ ALL_CIRCUITS_OPEN = Counter("smsp_all_circuits_open", "Requests answered 503 bec
 # result: stored, released, replayed, conflict (409), mismatch (422), abandoned (a lease ran out while a
 # provider had the message), lease_lost (a late owner fenced out) or store_error.
 IDEMPOTENCY = Counter("smsp_idempotency", "Requests with an Idempotency-Key, by what became of the key.", ["result"])
+# Delivery events (issue 19). `provider`: one of the four webhook routes. `result`: stored (200, an event was new),
+# duplicate (200, every event was stored before: a provider's retry), ignored (200, nothing to store: types we do
+# not keep, an SNS unsubscribe confirmation), confirmed (200, an SNS subscription), off (404, no secret set),
+# refused_auth (401: signature, credentials, replay window, topic, a Mailgun token reused), malformed (400),
+# too_large (413), store_error (503, the store is down) or upstream_error (503, SNS could not be reached).
+WEBHOOK_REQUESTS = Counter("smsp_webhook_requests", "Webhook POSTs, by provider and what became of them.",
+                           ["provider", "result"])
+EVENTS = Counter("smsp_events", "Events stored for the first time, by provider and type.", ["provider", "type"])
 # The suppression list (issue 20). result: clear (no recipient listed), refused (422), skipped (sent without the
 # listed ones), store_error (the list could not be read: sent anyway, or 503 with ..._ON_STORE_ERROR=refuse).
 SUPPRESSION_CHECKS = Counter("smsp_suppression_checks", "Sends checked against the suppression list, by result.",

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from marshmallow import ValidationError, fields
 
+from sendmailproxy.events.sendgrid import EVENT_FIELDS
 from sendmailproxy.limits import Limits
 from sendmailproxy.message import Address
 
@@ -44,6 +45,15 @@ TAG_PATTERN = r"^[ -~]{1,128}$"
 # (Mailgun's multipart part headers).
 HEADER_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 CONTENT_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
+# Metadata comes back in every provider's events exactly as sent: Postmark's Metadata takes 10 fields of
+# names up to 20 characters and values up to 80; SES's tag charset is met by encoding the values.
+MAX_METADATA = 10
+METADATA_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,20}$"
+METADATA_VALUE_PATTERN = r"^[ -~]{1,80}$"
+# Keys a provider's events would not give back as metadata: SendGrid's own event fields (custom args come
+# back beside them, and SendGrid's win), and tag1, tag2, ... (our tags' names in Postmark's Metadata).
+RESERVED_METADATA_KEYS = tuple(sorted(EVENT_FIELDS))
+RESERVED_METADATA_KEY_PATTERN = r"^tag[0-9]+$"
 
 
 def _string(value: object) -> str:
@@ -173,3 +183,35 @@ class Base64(fields.Field):
             return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise ValidationError("Not valid base64.") from None
+
+
+class MetadataKey(fields.Field):
+    """A metadata key that every provider gives back in its events as it was sent."""
+
+    regex = re.compile(METADATA_KEY_PATTERN)
+    reserved = re.compile(RESERVED_METADATA_KEY_PATTERN)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        key = _string(value)
+        if not self.regex.fullmatch(key):
+            raise ValidationError("Must be 1 to 20 characters of A-Z a-z 0-9 _ -.")
+        if key in RESERVED_METADATA_KEYS:
+            raise ValidationError("Reserved: SendGrid's events use this name for their own field.")
+        if self.reserved.fullmatch(key):
+            raise ValidationError("Reserved: tag1, tag2, ... carry the tags in Postmark's Metadata.")
+        return key
+
+
+class Metadata(fields.Dict):
+    """Up to 10 key-value strings that come back in the message's events, as (key, value) pairs sorted by key:
+    the order of a JSON object is spelling, not part of the message."""
+
+    def __init__(self, **kwargs):
+        values = Text(validate=matches(METADATA_VALUE_PATTERN, "Must be 1 to 80 printable ASCII characters."))
+        super().__init__(keys=MetadataKey(), values=values, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> tuple[tuple[str, str], ...]:
+        metadata = super()._deserialize(value, attr, data, **kwargs)
+        if len(metadata) > MAX_METADATA:
+            raise ValidationError(f"At most {MAX_METADATA} entries.")
+        return tuple(sorted(metadata.items()))

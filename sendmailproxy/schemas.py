@@ -14,6 +14,7 @@ from sendmailproxy.schemafields import (
     AddressField,
     Base64,
     Headers,
+    Metadata,
     Recipients,
     Text,
     matches,
@@ -69,6 +70,7 @@ class EmailSchema(Schema):
     tags = fields.List(Text(validate=matches(TAG_PATTERN, "Must be 1 to 128 printable ASCII characters.")),
                        allow_none=True, validate=[validate.Length(max=MAX_TAGS), _unique])
     attachments = fields.List(fields.Nested(AttachmentSchema), allow_none=True)
+    metadata = Metadata(allow_none=True)
     # What to do with recipients on the suppression list: a choice about this send, so not part of the Message.
     suppressed = fields.String(allow_none=True, validate=validate.OneOf((REFUSE, SKIP)))
 
@@ -106,11 +108,12 @@ class EmailSchema(Schema):
 
     @validates_schema
     def check_sizes(self, data: dict, **kwargs) -> None:
-        # Counted as Mailgun sends them: h:<name>=<value> and o:tag=<tag>.
+        # Counted as Mailgun sends them: h:<name>=<value>, o:tag=<tag> and v:<key>=<value>.
         options = sum(len(name) + 2 + _utf8_bytes(value) for name, value in data.get("headers") or ())
         options += sum(len("o:tag") + len(tag) for tag in data.get("tags") or ())
+        options += sum(len("v:") + len(key) + len(value) for key, value in data.get("metadata") or ())
         if options > MAX_OPTIONS_BYTES:
-            raise ValidationError(f"headers and tags together exceed {MAX_OPTIONS_BYTES} bytes.")
+            raise ValidationError(f"headers, tags and metadata together exceed {MAX_OPTIONS_BYTES} bytes.")
         bodies = {name: _utf8_bytes(data.get(name) or "") for name in ("plaintextbody", "htmlbody")}
         oversized = [name for name, size in bodies.items() if size > self.limits.body_bytes]
         if oversized:
@@ -128,6 +131,14 @@ class EmailSchema(Schema):
         if broken:
             raise ValidationError({"tags": broken})
 
+    @validates_schema
+    def check_tags_and_metadata(self, data: dict, **kwargs) -> None:
+        most = self.limits.tags_and_metadata
+        if len(data.get("tags") or ()) + len(data.get("metadata") or ()) > most:
+            raise ValidationError({"metadata": [
+                f"At most {most} tags and metadata entries together: a configured provider keeps both in "
+                f"{most} fields."]})
+
     @post_load
     def make_message(self, data: dict, **kwargs) -> Message:
         return Message(
@@ -142,5 +153,6 @@ class EmailSchema(Schema):
             headers=data.get("headers") or (),
             tags=tuple(data.get("tags") or ()),
             attachments=tuple(data.get("attachments") or ()),
+            metadata=data.get("metadata") or (),
         )
 

@@ -24,7 +24,9 @@ DUE = PREFIX + "push:due"  # sorted set: event id by due time (or lease end), ms
 SINCE = PREFIX + "push:since"  # sorted set: event id by the time it was queued, ms (the backlog's age)
 ATTEMPTS = PREFIX + "push:attempts"  # hash: event id -> attempts claimed so far
 PENDING = PREFIX + "push:events"  # hash: event id -> the event's JSON, until delivered or given up
-_CURSOR = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+_CURSOR = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+# Each part of a stream id is below 2**64; the largest id has no id after it, so it is no cursor either.
+_ID_PART_LIMIT = 2**64 - 1
 
 # The feed is a stream: its entry ids are the cursor, strictly increasing in the order received even when the
 # server's clock steps back, and MINID trims entries past the TTL as they are added. Filtered reads use a stream
@@ -140,7 +142,7 @@ class RedisEventStore(EventStore):
     def feed(self, after: str | None, limit: int, message_id: str | None = None,
              recipient: str | None = None) -> tuple[list[Event], str]:
         check_page_limit(limit)
-        if after is not None and not _CURSOR.fullmatch(after):
+        if after is not None and not _is_cursor(after):
             raise ValueError("after is not a cursor this feed gave")
         key = FEED if message_id is None and recipient is None else (
             _by_message(message_id) if message_id is not None else _by_recipient(recipient))
@@ -170,6 +172,12 @@ class RedisEventStore(EventStore):
 
     def reachable(self) -> bool:
         return self.backend.reachable()
+
+
+def _is_cursor(after: str) -> bool:
+    """Whether `after` is a stream id the feed could have given (Redis refuses others as an error)."""
+    match = _CURSOR.fullmatch(after)
+    return match is not None and all(int(part) < _ID_PART_LIMIT for part in match.groups())
 
 
 def _by_message(message_id: str | None) -> str:

@@ -23,6 +23,7 @@ from sendmailproxy.store.sqlite import Every, SqliteBackend
 PURGE_EVERY_SECONDS = 60
 PURGE_BATCH = 1000
 _CURSOR = re.compile(r"[0-9]{1,19}")
+MAX_SEQ = 2**63 - 1  # SQLite's largest INTEGER: a larger cursor cannot even be compared
 
 # AUTOINCREMENT: a purged sequence number is never handed out again, so a client's cursor never skips an event.
 # Rows are written under the write lock, so sequence order is commit order: a reader never sees 5 before 4.
@@ -158,6 +159,6 @@ class SqliteEventStore(EventStore):
 def _parse_cursor(after: str | None) -> int:
     if after is None:
         return 0
-    if not _CURSOR.fullmatch(after):
+    if not _CURSOR.fullmatch(after) or int(after) > MAX_SEQ:
         raise ValueError("after is not a cursor this feed gave")
     return int(after)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
-from urllib.parse import urlsplit
 
 from sendmailproxy.idempotency.idempotency import Idempotency, Replay
 from sendmailproxy.idempotency.store import Store
@@ -17,21 +16,19 @@ if TYPE_CHECKING:
 LEASE_MARGIN_SECONDS = 2.0
 
 
-def build_idempotency(config: Config, providers: Sequence[Provider]) -> Idempotency:
-    """The service's Idempotency: its store, and a lease that covers every provider's longest send in turn."""
+def build_idempotency(config: Config, providers: Sequence[Provider], backend) -> Idempotency:
+    """The service's Idempotency: its store on `backend` (None: SMSP_IDEMPOTENCY_STORE=off), and a lease that
+    covers every provider's longest send in turn."""
     lease = sum(provider.max_send_seconds for provider in providers) + LEASE_MARGIN_SECONDS
-    return Idempotency(open_store(config.idempotency_store), lease=lease, ttl=config.idempotency_ttl)
+    return Idempotency(None if backend is None else open_store(backend), lease=lease, ttl=config.idempotency_ttl)
 
 
-def open_store(url: str) -> Store | None:
-    """The store SMSP_IDEMPOTENCY_STORE names (validated by config), or None for `off`. Connects lazily."""
-    scheme = urlsplit(url).scheme
-    if scheme == "sqlite":
+def open_store(backend) -> Store:
+    """The idempotency store on `backend` (sendmailproxy.store.open_backend's). Connects lazily."""
+    if backend.name == "sqlite":
         from sendmailproxy.idempotency.sqlitestore import SqliteStore
 
-        return SqliteStore(urlsplit(url).path)
-    if scheme in ("redis", "rediss"):
-        from sendmailproxy.idempotency.redisstore import RedisStore  # redis is imported only where it is used
+        return SqliteStore(backend)
+    from sendmailproxy.idempotency.redisstore import RedisStore  # redis is imported only where it is used
 
-        return RedisStore(url)
-    return None
+    return RedisStore(backend)

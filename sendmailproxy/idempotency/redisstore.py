@@ -67,7 +67,7 @@ class RedisStore(Store):
     name = "redis"
 
     def __init__(self, backend: RedisBackend | str):
-        # A URL opens a backend of its own (how idempotency.open_store builds it); the service passes the shared one.
+        # A URL opens a backend of its own (as tests do); open_store passes the service's shared one.
         self.backend = RedisBackend(backend) if isinstance(backend, str) else backend
         self._reserve = self.backend.script(RESERVE)
         self._mark_sending = self.backend.script(MARK_SENDING)

@@ -45,7 +45,7 @@ class SqliteStore(Store):
     name = "sqlite"
 
     def __init__(self, backend: SqliteBackend | str, clock: Callable[[], float] = time.time):
-        # A path opens a backend of its own (how idempotency.open_store builds it); the service passes the shared one.
+        # A path opens a backend of its own (as tests do); open_store passes the service's shared one.
         self.backend = SqliteBackend(backend) if isinstance(backend, str) else backend
         self.backend.register(SCHEMA)
         self.clock = clock  # wall time: every process on the node reads the same clock

@@ -82,6 +82,7 @@ class MailgunProvider(HttpProvider):
             fields.append(("h:Reply-To", str(message.reply_to)))
         fields += [(f"h:{name}", value) for name, value in message.headers]
         fields += [("o:tag", tag) for tag in message.tags]
+        fields += [(f"v:{key}", value) for key, value in message.metadata]  # user-variables in events
         if test_mode:
             fields.append(("o:testmode", "yes"))
         if message.attachments:  # multipart/form-data, which requests builds from `data` and `files`

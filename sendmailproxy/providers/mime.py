@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import json
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 
@@ -14,7 +15,8 @@ from sendmailproxy.message import Address, Message
 
 # CRLF line ends, headers RFC 2047-encoded and folded, and bodies in quoted-printable or base64: 7-bit clean with
 # lines under 1000 characters, so any relay takes the message without 8BITMIME or SMTPUTF8, and so does SES raw.
-POLICY = email.policy.SMTP.clone(cte_type="7bit")
+# A header set raw (the metadata's) is written as it was folded here, never refolded into RFC 2047 words.
+POLICY = email.policy.SMTP.clone(cte_type="7bit", refold_source="none")
 
 
 def new_message_id(message: Message) -> str:
@@ -22,11 +24,13 @@ def new_message_id(message: Message) -> str:
     return email.utils.make_msgid(domain=message.sender.email.rpartition("@")[2])
 
 
-def render(message: Message, *, message_id: str | None = None, tag_header: str | None = None) -> bytes:
+def render(message: Message, *, message_id: str | None = None, tag_header: str | None = None,
+           metadata_header: str | None = None) -> bytes:
     """The message's bytes (before any dot-stuffing).
 
     With `message_id`, the document is named and dated here (SES names and dates what it is sent itself);
-    with `tag_header`, each tag is one header of that name.
+    with `tag_header`, each tag is one header of that name; with `metadata_header`, the metadata is one header
+    of that name (see metadata_json).
     """
     mime = EmailMessage(policy=POLICY)
     if message_id:
@@ -44,6 +48,8 @@ def render(message: Message, *, message_id: str | None = None, tag_header: str |
     if tag_header:
         for tag in message.tags:
             mime[tag_header] = tag
+    if metadata_header and message.metadata:
+        mime.set_raw(metadata_header, metadata_json(message.metadata))
     if message.text:
         mime.set_content(message.text)
     if message.html:
@@ -56,6 +62,13 @@ def render(message: Message, *, message_id: str | None = None, tag_header: str |
         mime.add_attachment(attachment.content, content_type.maintype, content_type.subtype,
                             filename=attachment.filename, params=dict(content_type.params))
     return mime.as_bytes()
+
+
+def metadata_json(metadata: tuple[tuple[str, str], ...]) -> str:
+    """The metadata as one JSON object of printable ASCII, folded after each entry: a line holds one entry
+    (at most ~200 characters), and unfolding (removing each CRLF) leaves the same, valid JSON."""
+    entries = [json.dumps(key) + ":" + json.dumps(value) for key, value in metadata]
+    return "{" + ",\n ".join(entries) + "}"
 
 
 def _mailbox(address: Address) -> HeaderAddress:

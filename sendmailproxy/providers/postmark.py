@@ -18,6 +18,7 @@ from sendmailproxy.providers.httptransport import HttpProvider
 # Postmark accepts mail to this address like any other and delivers it to no one.
 BLACKHOLE = "test@blackhole.postmarkapp.com"
 TOKEN_HEADER = "X-Postmark-Server-Token"
+METADATA_VALUE = r"^[ -~]{1,80}$"  # what one Metadata field holds: our tags are values there too
 
 R = Rule
 NA, REJ = NOT_ACCEPTED, REJECTED
@@ -87,8 +88,11 @@ class PostmarkProvider(HttpProvider):
     name = "postmark"
     Settings = PostmarkSettings
     # 10 MB per message after base64: attachments grow by a third, so 7 MB of content leaves room for the JSON
-    # around it. 5 MB per body, and 50 addresses in each of To, Cc and Bcc.
-    limits = Limits(content_bytes=7_000_000, body_bytes=5_000_000, recipients_per_field=50)
+    # around it. 5 MB per body, and 50 addresses in each of To, Cc and Bcc. Metadata takes 10 fields of
+    # values up to 80 characters, and holds the tags beside the metadata.
+    limits = Limits(content_bytes=7_000_000, body_bytes=5_000_000, recipients_per_field=50,
+                    tag_rules=((METADATA_VALUE, "Postmark takes at most 80 characters in a tag (it keeps tags in Metadata)"),),
+                    tags_and_metadata=10)
 
     def __init__(self, settings: PostmarkSettings, options: ProviderOptions):
         super().__init__(options, settings.base_url, "/email", settings.server_token)
@@ -107,9 +111,12 @@ class PostmarkProvider(HttpProvider):
             payload["ReplyTo"] = str(message.reply_to)
         if message.headers:
             payload["Headers"] = [{"Name": name, "Value": value} for name, value in message.headers]
-        if message.tags:  # Postmark takes one Tag: the first; every tag is in Metadata, by position
+        if message.tags:  # Postmark takes one Tag: the first
             payload["Tag"] = message.tags[0]
-            payload["Metadata"] = {f"tag{n}": tag for n, tag in enumerate(message.tags, 1)}
+        # Every tag is in Metadata too, by position (tag1, tag2, ...), beside the metadata.
+        metadata = {**{f"tag{n}": tag for n, tag in enumerate(message.tags, 1)}, **dict(message.metadata)}
+        if metadata:
+            payload["Metadata"] = metadata
         if message.attachments:
             payload["Attachments"] = [{"Name": a.filename, "Content": base64.b64encode(a.content).decode("ascii"),
                                        "ContentType": a.content_type} for a in message.attachments]

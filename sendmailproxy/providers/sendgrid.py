@@ -85,6 +85,8 @@ class SendGridProvider(HttpProvider):
         for kind in ("cc", "bcc"):
             if getattr(message, kind):
                 personalization[kind] = [_address(a) for a in getattr(message, kind)]
+        if message.metadata:  # flattened into each event; in the personalization, which the spec types right
+            personalization["custom_args"] = dict(message.metadata)
         bodies = (("text/plain", message.text), ("text/html", message.html))  # SendGrid requires this order
         payload: dict[str, Any] = {
             "personalizations": [personalization],

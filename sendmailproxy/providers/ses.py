@@ -22,6 +22,7 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from sendmailproxy.envreader import EnvReader
+from sendmailproxy.events.ses import META_PREFIX, encode_tag_value
 from sendmailproxy.limits import Limits
 from sendmailproxy.message import Attachment, Message
 from sendmailproxy.providers import mime
@@ -138,8 +139,12 @@ class SesProvider(HttpProvider):
                 payload["ReplyToAddresses"] = [str(message.reply_to)]
         else:  # Reply-To travels in the MIME headers; Bcc only in Destination
             payload["Content"] = {"Raw": {"Data": base64.b64encode(mime.render(message)).decode("ascii")}}
-        if message.tags:  # by position, so a configuration set can name its dimensions once: tag1, tag2, tag3
-            payload["EmailTags"] = [{"Name": f"tag{n}", "Value": tag} for n, tag in enumerate(message.tags, 1)]
+        # Tags by position, so a configuration set can name its dimensions once: tag1, tag2, tag3. Metadata as
+        # meta-<key>, its value encoded into the tag charset, so that the events give it back exactly.
+        tags = [{"Name": f"tag{n}", "Value": tag} for n, tag in enumerate(message.tags, 1)]
+        tags += [{"Name": META_PREFIX + key, "Value": encode_tag_value(value)} for key, value in message.metadata]
+        if tags:
+            payload["EmailTags"] = tags
         if self._configuration_set:
             payload["ConfigurationSetName"] = self._configuration_set
         return {"data": json.dumps(payload, ensure_ascii=False).encode()}

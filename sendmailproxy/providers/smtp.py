@@ -33,6 +33,7 @@ IDLE_TTL_S = 60
 SEND_WAITS = 12
 STALE = Outcome(OutcomeKind.NOT_ACCEPTED, "a pooled connection had gone stale")  # never leaves this module
 TAG_HEADER = "X-Tag"  # one header per tag, as Mailgun's SMTP interface takes X-Mailgun-Tag
+METADATA_HEADER = "X-Metadata"  # the metadata as one JSON object, as django-anymail writes it for SES
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ class SmtpProvider(Provider):
     def send(self, message: Message) -> Outcome:
         """Send a real message; its Message-ID is the id we answer with."""
         message_id = mime.new_message_id(message)
-        content = mime.render(message, message_id=message_id, tag_header=TAG_HEADER)
+        content = mime.render(message, message_id=message_id, tag_header=TAG_HEADER,
+                              metadata_header=METADATA_HEADER)
         recipients = envelope_recipients(message)
 
         def transaction(session: Session) -> Outcome:

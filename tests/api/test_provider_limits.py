@@ -38,11 +38,16 @@ REFUSED = {
     "postmark": [({"toaddress": addresses(51)}, "toaddress"),
                  ({"plaintextbody": "x" * (5 * MB + 1)}, "plaintextbody"),
                  ({"attachments": [{"filename": "big.bin", "content": base64.b64encode(bytes(7 * MB)).decode()}]},
-                  "_schema")],
+                  "_schema"),
+                 # Postmark's Metadata holds the tags too: 10 fields, values of at most 80 characters.
+                 ({"tags": ["a", "b"], "metadata": {f"k{n}": "v" for n in range(9)}}, "metadata"),
+                 ({"tags": ["t" * 81]}, "tags")],
 }
 ACCEPTED = {
-    "ses": [{"toaddress": addresses(30), "ccaddress": addresses(20, "c")}, {"tags": ["order-confirmation_2"]}],
-    "postmark": [{"toaddress": addresses(50), "ccaddress": addresses(50, "c")}, {"plaintextbody": "x" * 5 * MB}],
+    "ses": [{"toaddress": addresses(30), "ccaddress": addresses(20, "c")}, {"tags": ["order-confirmation_2"]},
+            {"metadata": {"note": "Any printable ASCII: 100% _ok_ / \"quoted\""}}],  # encoded into SES tags
+    "postmark": [{"toaddress": addresses(50), "ccaddress": addresses(50, "c")}, {"plaintextbody": "x" * 5 * MB},
+                 {"tags": ["a", "t" * 80], "metadata": {f"k{n}": "v" for n in range(8)}}],
 }
 
 

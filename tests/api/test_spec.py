@@ -63,8 +63,9 @@ def test_every_api_route_and_method_is_documented(app):
     assert routes == documented
 
 
-def test_email_requires_the_api_key_and_nothing_else_does():
+def test_email_and_events_require_the_api_key_and_nothing_else_does():
     assert SPEC["paths"]["/email"]["post"]["security"] == [{"apiKey": []}]
+    assert SPEC["paths"]["/events"]["get"]["security"] == [{"apiKey": []}]
     scheme = SPEC["components"]["securitySchemes"]["apiKey"]
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-KEY")
     assert "security" not in SPEC
@@ -90,12 +91,21 @@ def test_request_fields_match_the_schema():
     (("Headers", "additionalProperties"), schemafields.HEADER_TEXT_PATTERN),
     (("Headers", "propertyNames"), schemafields.HEADER_NAME_PATTERN),
     (("Headers", "propertyNames", "not"), schemafields.RESERVED_HEADER_PATTERN),
+    (("Metadata", "propertyNames"), schemafields.METADATA_KEY_PATTERN),
+    (("Metadata", "propertyNames", "not", "anyOf", 0), schemafields.RESERVED_METADATA_KEY_PATTERN),
+    (("Metadata", "additionalProperties"), schemafields.METADATA_VALUE_PATTERN),
 ])
 def test_spec_patterns_are_the_code_patterns(where, pattern):
     node = SCHEMAS
     for key in where:
         node = node[key]
     assert node["pattern"] == pattern
+
+
+def test_the_spec_reserves_the_metadata_keys_the_code_reserves():
+    metadata = SCHEMAS["Metadata"]
+    assert metadata["propertyNames"]["not"]["anyOf"][1]["enum"] == list(schemafields.RESERVED_METADATA_KEYS)
+    assert metadata["maxProperties"] == schemafields.MAX_METADATA
 
 
 @settings(max_examples=40, deadline=None)  # the pattern is big, so each example is slow to draw

@@ -138,6 +138,26 @@ INVALID = {
     "content type with parameters": (attachment(contenttype="text/plain; charset=utf-8"), "attachments"),
     "CRLF in content type": (attachment(contenttype="text/plain\r\nX-Evil: 1"), "attachments"),
     "unknown attachment field": (attachment(name="a.txt"), "attachments"),
+    # metadata
+    "metadata as list": (with_(metadata=[["order", "1"]]), "metadata"),
+    "metadata as string": (with_(metadata="order=1"), "metadata"),
+    "11 metadata entries": (with_(metadata={f"k{n}": "v" for n in range(11)}), "metadata"),
+    "empty metadata key": (with_(metadata={"": "v"}), "metadata"),
+    "metadata key over 20": (with_(metadata={"k" * 21: "v"}), "metadata"),
+    "dot in metadata key": (with_(metadata={"order.id": "v"}), "metadata"),
+    "space in metadata key": (with_(metadata={"order id": "v"}), "metadata"),
+    "non-ASCII metadata key": (with_(metadata={"größe": "v"}), "metadata"),
+    "metadata key SendGrid's events use": (with_(metadata={"email": "v"}), "metadata"),
+    "metadata key sg_message_id": (with_(metadata={"sg_message_id": "v"}), "metadata"),
+    "metadata key our Postmark tags use": (with_(metadata={"tag1": "v"}), "metadata"),
+    "number metadata value": (with_(metadata={"order": 1}), "metadata"),
+    "null metadata value": (with_(metadata={"order": None}), "metadata"),
+    "empty metadata value": (with_(metadata={"order": ""}), "metadata"),
+    "metadata value over 80": (with_(metadata={"order": "v" * 81}), "metadata"),
+    "non-ASCII metadata value": (with_(metadata={"city": "Köln"}), "metadata"),
+    "LF in metadata value": (with_(metadata={"order": "1\n2"}), "metadata"),
+    "headers and metadata over 16 kB": (with_(headers={"X-Big": "v" * 15_500},
+                                              metadata={f"k{n}": "v" * 80 for n in range(10)}), "_schema"),
 }
 
 
@@ -154,7 +174,7 @@ def test_invalid_message_is_422_and_sent_nowhere(post_email, providers, body, fi
 BEYOND_JSON_SCHEMA = {
     "lone surrogate in subject", "lone surrogate in body", "duplicate across to and cc, other case",
     "duplicate across to and bcc, with name", "1001 across to and cc", "header names equal ignoring case",
-    "headers over 16 kB",
+    "headers over 16 kB", "headers and metadata over 16 kB",
 }
 
 

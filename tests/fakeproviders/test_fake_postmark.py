@@ -54,6 +54,8 @@ def test_a_bad_or_missing_token_is_401_error_code_10(postmark, postmark_payload,
     ({"To": ["rcpt@example.com"]}, 403), ({"Headers": {"X-A": "b"}}, 403),
     ({"Attachments": [{"Name": "run.exe", "Content": "AAEC", "ContentType": "application/octet-stream"}]}, 411),
     ({"To": "inactive@example.com"}, 406),
+    ({"Metadata": {f"k{n}": "v" for n in range(11)}}, 300), ({"Metadata": {"k" * 21: "v"}}, 300),
+    ({"Metadata": {"k": "v" * 81}}, 300),
 ])
 def test_payloads_postmark_refuses_with_its_error_code(fake, postmark, postmark_payload, change, code):
     assert_error(postmark(postmark_payload(**change)), 422, code)
@@ -111,4 +113,7 @@ def test_the_adapter_sends_every_message_of_the_table_and_the_probe_through_the_
     assert (everything["bcc"], everything["tags"], everything["variables"]) == (
         ["dave@example.com"], ["welcome"], {"tag1": "welcome", "tag2": "digest"})
     assert [a["size"] for a in everything["attachments"]] == [len(a.content) for a in MESSAGES["everything"].attachments]
+    [metadata] = [record for record in records if record["subject"] == "Metadata"]
+    assert (metadata["tags"], metadata["variables"]) == (["welcome"], {
+        "tag1": "welcome", "customer": "c_77", "note": 'a "quoted" 100% \\ /', "order": "1234"})
     assert len(fake.control.messages("postmark", probes=True)) == 1

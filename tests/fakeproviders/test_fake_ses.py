@@ -134,4 +134,8 @@ def test_the_adapter_sends_every_message_of_the_table_and_the_probe_through_the_
     everything = records[-1]
     assert (everything["bcc"], everything["tags"], everything["headers"]) == (
         ["dave@example.com"], ["welcome", "digest"], {"X-Campaign": "all"})
+    [metadata] = [record for record in records if record["subject"] == "Metadata"]
+    assert (metadata["tags"], metadata["variables"]) == (["welcome"], {
+        "tag1": "welcome", "meta-customer": "c__77", "meta-note": "a_20_22quoted_22_20100_25_20_5C_20_2F",
+        "meta-order": "1234"})
     assert len(fake.control.messages("ses", probes=True)) == 1

@@ -9,7 +9,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from fakeproviders.client import FakeProvidersError, run_fake_providers
+from sendmailproxy.providers.mime import render
+from sendmailproxy.providers.smtp import METADATA_HEADER, TAG_HEADER
 from testkit.polling import wait_until
+from tests.providers.conftest import MESSAGES
 
 pytestmark = pytest.mark.functional  # each module starts the fake as a subprocess
 
@@ -132,3 +135,13 @@ def test_bad_faults_are_refused(fake, params, error):
     with pytest.raises(FakeProvidersError, match=error):
         fake.control.set_fault("smtp", **params)
     assert fake.control.faults()["smtp"] == {"mode": "ok", "latency_ms": 0}
+
+
+def test_the_adapters_metadata_header_is_recorded_as_the_messages_variables(fake, connect):
+    message = MESSAGES["metadata"]
+    content = render(message, message_id="<1@example.com>", tag_header=TAG_HEADER, metadata_header=METADATA_HEADER)
+
+    connect().sendmail(message.sender.email, [a.email for a in message.to], content)
+
+    [record] = fake.control.messages("smtp")
+    assert (record["tags"], record["variables"], record["headers"]) == (["welcome"], dict(message.metadata), {})

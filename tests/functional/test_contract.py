@@ -10,19 +10,25 @@ import contextlib
 import json
 import tempfile
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 import requests
 
+from fakeproviders.signing import SendGridSigner, basic_auth, json_body
 from sendmailproxy.docs import load_spec
 from testkit.harness import API_KEY, RAISE_HEADER, Gunicorn, as_test_response, provider_env
 from testkit.polling import wait_until
 from testkit.ports import free_port
 from tests.api.spec_check import assert_response_matches_spec
+from tests.events.conftest import mailgun_post, sendgrid_post
+from tests.events.payloads import mailgun_event, postmark_bounce, sendgrid_event
+from tests.fakeproviders.test_fake_webhooks import Receiver
+from tests.functional.test_webhooks import PM_PASSWORD, PM_USER, webhook_env
 
 pytestmark = pytest.mark.functional
 
@@ -115,6 +121,11 @@ def rejected_by_provider(service, fake, path, method):
 
 
 @reaches("/email", "POST", 500)
+@reaches("/webhooks/mailgun", "POST", 500)
+@reaches("/webhooks/sendgrid", "POST", 500)
+@reaches("/webhooks/ses", "POST", 500)
+@reaches("/webhooks/postmark", "POST", 500)
+@reaches("/events", "GET", 500)
 @reaches("/healthcheck", "GET", 500)
 @reaches("/swagger.json", "GET", 500)
 @reaches("/metrics", "GET", 500)
@@ -238,17 +249,147 @@ def outcome_unknown_replayed(service, fake, path, method):
     return response
 
 
+@contextlib.contextmanager
+def temporary_service(fake, **env) -> Iterator[Gunicorn]:
+    """A one-worker service of its own, for a status the module's service cannot give; stopped after."""
+    with tempfile.TemporaryDirectory() as directory:
+        other = Gunicorn(provider_env(fake, WEB_CONCURRENCY=1, **env), Path(directory) / "gunicorn.log").start()
+        try:
+            yield other
+        finally:
+            other.stop()
+
+
 @reaches("/email", "POST", 503)
 def idempotency_store_unreachable(service, fake, path, method):
+    with temporary_service(fake, SMSP_IDEMPOTENCY_STORE=f"redis://127.0.0.1:{free_port()}/0") as down:
+        response = post_email(down, **{"Idempotency-Key": "k"})
+    assert response.json()["code"] == "idempotency_store_unavailable" and delivered(fake) == []
+    return response
+
+
+# Webhooks (issue 19). The module's service has every webhook on, SendGrid's verified with SENDGRID's key.
+SENDGRID = SendGridSigner()
+WEBHOOKS = ("/webhooks/mailgun", "/webhooks/sendgrid", "/webhooks/ses", "/webhooks/postmark")
+
+
+def signed_webhook(fake, path: str) -> tuple[bytes, dict]:
+    """A request the webhook at `path` takes, signed as its provider signs (SES: the fake SNS's subscription
+    confirmation, its SubscribeURL good once)."""
+    if path == "/webhooks/mailgun":
+        event = mailgun_event("delivered", id=uuid.uuid4().hex)
+        return mailgun_post(event, time.time(), uuid.uuid4().hex, fake.options["mailgun_webhook_key"]), JSON
+    if path == "/webhooks/sendgrid":
+        return sendgrid_post(SENDGRID, [sendgrid_event("delivered", sg_event_id=uuid.uuid4().hex)], time.time())
+    if path == "/webhooks/postmark":
+        return json_body(postmark_bounce("HardBounce")), {**JSON, "Authorization": basic_auth(PM_USER, PM_PASSWORD)}
+    return captured_subscription(fake)
+
+
+def captured_subscription(fake) -> tuple[bytes, dict]:
+    """The fake SNS's signed SubscriptionConfirmation, caught rather than delivered."""
+    receiver = Receiver()
+    try:
+        fake.control.subscribe(receiver.url + "ses", signature_version="2")
+    finally:
+        receiver.close()
+    [(_, _, body)] = receiver.posts
+    return body, {"Content-Type": "text/plain; charset=UTF-8"}
+
+
+def post_webhook(service: Gunicorn, path: str, body: bytes, headers: dict) -> requests.Response:
+    return requests.post(service.url + path, data=body, headers=headers, timeout=15)
+
+
+JSON = {"Content-Type": "application/json"}
+UNSIGNED_SNS = json_body({"Type": "Notification", "MessageId": "m-1", "TopicArn": "arn:aws:sns:us-east-1:1:t",
+                          "Message": "{}", "Timestamp": "2026-12-03T12:13:20.000Z"})
+MALFORMED = {"/webhooks/mailgun": (b"not json", JSON),
+             "/webhooks/sendgrid": (b"not json", SENDGRID.headers(b"not json", int(time.time()))),
+             "/webhooks/ses": (b"not json", {"Content-Type": "text/plain"}),
+             "/webhooks/postmark": (b"[]", {**JSON, "Authorization": basic_auth(PM_USER, PM_PASSWORD)})}
+UNAUTHENTICATED = {"/webhooks/mailgun": (mailgun_post(mailgun_event("delivered"), time.time(), key="wrong"), JSON),
+                   "/webhooks/sendgrid": (json_body([sendgrid_event("delivered")]), JSON),
+                   "/webhooks/ses": (UNSIGNED_SNS, {"Content-Type": "text/plain"}),
+                   "/webhooks/postmark": (b"{}", {**JSON, "Authorization": basic_auth(PM_USER, "guess")})}
+
+
+def webhook_reaches(status: int):
+    """Register the reacher for `status` on every webhook path."""
+    def register(function: Reacher) -> Reacher:
+        for path in WEBHOOKS:
+            reaches(path, "POST", status)(function)
+        return function
+    return register
+
+
+@webhook_reaches(200)
+def webhook_accepted(service, fake, path, method):
+    return post_webhook(service, path, *signed_webhook(fake, path))
+
+
+@webhook_reaches(400)
+def webhook_malformed(service, fake, path, method):
+    return post_webhook(service, path, *MALFORMED[path])
+
+
+@webhook_reaches(401)
+def webhook_unauthenticated(service, fake, path, method):
+    return post_webhook(service, path, *UNAUTHENTICATED[path])
+
+
+@webhook_reaches(404)
+def webhook_off(service, fake, path, method):
+    with temporary_service(fake) as off:  # no webhook secret set
+        return post_webhook(off, path, *signed_webhook(fake, path))
+
+
+@webhook_reaches(413)
+def webhook_too_large(service, fake, path, method):
+    return post_webhook(service, path, b" " * (MAX_BODY_BYTES + 1), JSON)
+
+
+@webhook_reaches(503)
+def webhook_unavailable(service, fake, path, method):
+    # The store down; for SES's subscription confirmation, which stores nothing, SNS's certificate out of reach
+    # (the fake's CA is not trusted).
+    ca = requests.certs.where() if path == "/webhooks/ses" else fake.options["smtp_ca_file"]
+    env = webhook_env(fake, SMSP_SG_WEBHOOK_PUBLIC_KEY=SENDGRID.public_key, REQUESTS_CA_BUNDLE=ca,
+                      SSL_CERT_FILE=ca, SMSP_STORE=f"redis://127.0.0.1:{free_port()}/0")
+    with temporary_service(fake, **env) as down:
+        return post_webhook(down, path, *signed_webhook(fake, path))
+@reaches("/events", "GET", 200)
+def read_events(service, fake, path, method):
+    response = requests.get(service.url + "/events", params={"limit": 10}, headers={"X-API-KEY": API_KEY},
+                            timeout=15)
+    assert response.json()["next"]
+    return response
+
+
+@reaches("/events", "GET", 401)
+def read_events_without_a_key(service, fake, path, method):
+    return requests.get(service.url + "/events", timeout=15)
+
+
+@reaches("/events", "GET", 422)
+def read_events_with_a_bad_query(service, fake, path, method):
+    response = requests.get(service.url + "/events", params={"limit": 0, "recipeint": "a@example.com"},
+                            headers={"X-API-KEY": API_KEY}, timeout=15)
+    assert set(response.json()["errors"]) == {"limit", "recipeint"}
+    return response
+
+
+@reaches("/events", "GET", 503)
+def events_store_unreachable(service, fake, path, method):
+    # wiring: engineer A (the events live beside the idempotency keys until SMSP_STORE names their store)
     with tempfile.TemporaryDirectory() as directory:
-        nobody_listens = f"redis://127.0.0.1:{free_port()}/0"
-        env = provider_env(fake, WEB_CONCURRENCY=1, SMSP_IDEMPOTENCY_STORE=nobody_listens)
+        env = provider_env(fake, WEB_CONCURRENCY=1, SMSP_IDEMPOTENCY_STORE=f"redis://127.0.0.1:{free_port()}/0")
         down = Gunicorn(env, Path(directory) / "gunicorn.log").start()
         try:
-            response = post_email(down, **{"Idempotency-Key": "k"})
+            response = requests.get(down.url + "/events", headers={"X-API-KEY": API_KEY}, timeout=15)
         finally:
             down.stop()
-    assert response.json()["code"] == "idempotency_store_unavailable" and delivered(fake) == []
+    assert response.json()["code"] == "events_store_unavailable"
     return response
 
 
@@ -406,12 +547,13 @@ def admin_store_unreachable(service, fake, path, method):
 
 
 @pytest.fixture(scope="module")
-def service(start_module_service):
+def service(start_module_service, fake):
     # One worker, so a circuit opened by one request is the one the next request meets. A 401 is probed once
     # per SMSP_POLL_MAX_INTERVAL: short, so circuits close again between tests.
     return start_module_service(app="tests.functional.faulty_wsgi:app", WEB_CONCURRENCY=1,
                                 SMSP_MAX_BODY_BYTES=MAX_BODY_BYTES, SMSP_POLL_INTERVAL=0.5,
-                                SMSP_POLL_MAX_INTERVAL=1, SMSP_PROVIDER_TIMEOUT=1, SMSP_ADMIN_API_KEY=ADMIN_KEY)
+                                SMSP_POLL_MAX_INTERVAL=1, SMSP_PROVIDER_TIMEOUT=1, SMSP_ADMIN_API_KEY=ADMIN_KEY,
+                                **webhook_env(fake, SMSP_SG_WEBHOOK_PUBLIC_KEY=SENDGRID.public_key))
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ from sendmailproxy.message import Address, Attachment, Message
 MESSAGE = Message(sender=Address("a@example.com", "A"), to=(Address("b@example.com"),), subject="s", text="t",
                   html="<p>t</p>", cc=(Address("c@example.com"),), bcc=(Address("d@example.com"),),
                   reply_to=Address("e@example.com"), headers=(("X-A", "1"), ("X-B", "2")), tags=("x", "y"),
-                  attachments=(Attachment("f.txt", "text/plain", b"hello"),))
+                  attachments=(Attachment("f.txt", "text/plain", b"hello"),), metadata=(("order", "1"),))
 CHANGES = {
     "sender": Address("a@example.com", "Other"), "to": (Address("b@example.com"), Address("z@example.com")),
     "subject": "S", "text": "t ", "html": None, "cc": (), "bcc": (Address("x@example.com"),), "reply_to": None,
     "headers": (("X-A", "1"), ("X-B", "3")), "tags": ("y", "x"),
-    "attachments": (Attachment("f.txt", "text/plain", b"hellO"),),
+    "attachments": (Attachment("f.txt", "text/plain", b"hellO"),), "metadata": (("order", "2"),),
 }
 
 

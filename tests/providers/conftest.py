@@ -46,6 +46,9 @@ MESSAGES = {
     "custom_headers": Message(sender=SENDER, to=(ANN,), subject="Headers", text="Headers",
                               headers=(("X-Campaign", "spring-2025"), ("X-Greeting", "Grüße"))),
     "tags": Message(sender=SENDER, to=(ANN,), subject="Tags", text="Tags", tags=("welcome", "onboarding")),
+    # Values with characters outside SES's tag charset (space, _, ", %, /, \), which its adapter encodes.
+    "metadata": Message(sender=SENDER, to=(ANN,), subject="Metadata", text="Metadata", tags=("welcome",),
+                        metadata=(("customer", "c_77"), ("note", 'a "quoted" 100% \\ /'), ("order", "1234"))),
     "attachments": Message(sender=SENDER, to=(ANN,), subject="Files", text="Two files",
                            attachments=(PDF, NOTES)),
     "unicode": Message(sender=Address("sender@example.com", "Émile Zola"),

@@ -32,6 +32,8 @@ EXPECTED_FIELDS = {
     "custom_headers": BASE + [("subject", "Headers"), ("text", "Headers"), ("h:X-Campaign", "spring-2025"),
                               ("h:X-Greeting", "Grüße")],
     "tags": BASE + [("subject", "Tags"), ("text", "Tags"), ("o:tag", "welcome"), ("o:tag", "onboarding")],
+    "metadata": BASE + [("subject", "Metadata"), ("text", "Metadata"), ("o:tag", "welcome"), ("v:customer", "c_77"),
+                        ("v:note", 'a "quoted" 100% \\ /'), ("v:order", "1234")],
     "attachments": BASE + [("subject", "Files"), ("text", "Two files")],
     "unicode": [("from", "=?utf-8?q?=C3=89mile_Zola?= <sender@example.com>"),
                 ("to", "=?utf-8?b?5a6J5aau?= <ann@example.com>"), ("subject", "Grüße aus Köln 🌍"),

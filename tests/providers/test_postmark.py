@@ -40,6 +40,8 @@ EXPECTED = {
     "custom_headers": mail("Headers", "Headers", Headers=[{"Name": "X-Campaign", "Value": "spring-2025"},
                                                          {"Name": "X-Greeting", "Value": "Grüße"}]),
     "tags": mail("Tags", "Tags", **tagged("welcome", "onboarding")),
+    "metadata": mail("Metadata", "Metadata", Tag="welcome", Metadata={
+        "tag1": "welcome", "customer": "c_77", "note": 'a "quoted" 100% \\ /', "order": "1234"}),
     "attachments": mail("Files", "Two files"),
     "unicode": mail("Grüße aus Köln 🌍", "Привет, мир ✓", "<p>日本語のテキスト 🎉</p>",
                     sender="=?utf-8?q?=C3=89mile_Zola?= <sender@example.com>", to="=?utf-8?b?5a6J5aau?= <ann@example.com>"),

@@ -38,6 +38,8 @@ EXPECTED = {
                               {"email": "zoe@example.com", "name": "Zoë Ünïcödé"})),
     "custom_headers": mail("Headers", "Headers", headers={"X-Campaign": "spring-2025", "X-Greeting": "Grüße"}),
     "tags": mail("Tags", "Tags", categories=["welcome", "onboarding"]),
+    "metadata": mail("Metadata", "Metadata", categories=["welcome"]) | {"personalizations": [
+        {"to": [ANN], "custom_args": {"customer": "c_77", "note": 'a "quoted" 100% \\ /', "order": "1234"}}]},
     "attachments": mail("Files", "Two files"),
     "unicode": mail("Grüße aus Köln 🌍", "Привет, мир ✓", "<p>日本語のテキスト 🎉</p>",
                     sender={"email": "sender@example.com", "name": "Émile Zola"},

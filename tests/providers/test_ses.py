@@ -13,6 +13,7 @@ from responses import matchers
 
 from fakeproviders.http11 import Request
 from fakeproviders.ses import SesApi, SesError
+from sendmailproxy.events.ses import to_events
 from sendmailproxy.message import Address, Attachment, Message
 from sendmailproxy.providers import Outcome, OutcomeKind, SesProvider
 from sendmailproxy.providers.httptransport import USER_AGENT
@@ -57,6 +58,9 @@ EXPECTED = {
     "custom_headers": mail("Headers", "Headers", simple={"Headers": [
         {"Name": "X-Campaign", "Value": "spring-2025"}, {"Name": "X-Greeting", "Value": "=?utf-8?b?R3LDvMOfZQ==?="}]}),
     "tags": mail("Tags", "Tags", EmailTags=[{"Name": "tag1", "Value": "welcome"}, {"Name": "tag2", "Value": "onboarding"}]),
+    "metadata": mail("Metadata", "Metadata", EmailTags=[
+        {"Name": "tag1", "Value": "welcome"}, {"Name": "meta-customer", "Value": "c__77"},
+        {"Name": "meta-note", "Value": "a_20_22quoted_22_20100_25_20_5C_20_2F"}, {"Name": "meta-order", "Value": "1234"}]),
     "attachments": mail("Files", "Two files"),
     "unicode": mail("Grüße aus Köln 🌍", "Привет, мир ✓", "<p>日本語のテキスト 🎉</p>",
                     sender="=?utf-8?q?=C3=89mile_Zola?= <sender@example.com>", to=("=?utf-8?b?5a6J5aau?= <ann@example.com>",)),
@@ -97,6 +101,28 @@ def test_send_posts_exactly_the_message_signed_and_valid_against_the_sesv2_model
     assert "X-Amz-Security-Token" not in prepared.headers  # long-term keys carry no token
     verify_signature(prepared)
     assert problems(sent_json(rsps.calls[0])) == []
+
+
+@pytest.mark.parametrize("value", ["plain-1", "a_b", "__", "_41", 'every printable: !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~',
+                                   "=?utf-8?q?a?=", " leading and trailing "])
+def test_metadata_comes_back_exactly_from_an_ses_event_of_what_was_sent(rsps, value):
+    message = dataclasses.replace(SIMPLE_MESSAGE, tags=("welcome", "digest"),
+                                  metadata=(("note", value), ("order", "1234")))
+    rsps.post(URL, json=ACCEPTED)
+    adapter(SesProvider).send(message)
+    sent = sent_json(rsps.calls[0])
+    SesApi("eu-west-1", AWS_KEY_ID, AWS_SECRET, "", "example.com", "")._validate(sent)  # SES's tag charset
+    email_tags = sent["EmailTags"]
+    # SES event publishing shows the EmailTags as mail.tags, beside its own.
+    tags = {tag["Name"]: [tag["Value"]] for tag in email_tags} | {"ses:configuration-set": ["smsp"]}
+    delivery = {"eventType": "Delivery", "delivery": {"timestamp": "2026-12-03T13:23:06.000Z", "recipients": [ANN]},
+                "mail": {"timestamp": "2026-12-03T13:23:05.000Z", "messageId": "0100018c-ses-id",
+                         "destination": [ANN], "tags": tags}}
+
+    [event] = to_events(delivery, "sns-message-1")
+
+    assert event.metadata == {"note": value, "order": "1234"}
+    assert event.tags == ("welcome", "digest")
 
 
 def test_the_body_is_utf8_json_not_escapes(rsps):

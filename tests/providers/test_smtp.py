@@ -1,5 +1,6 @@
 """SMTP adapter: the MIME built for every message in the table (read back with the email parser), SMSP_SMTP_URL."""
 import email.policy
+import json
 import logging
 import re
 from email.parser import BytesParser
@@ -10,7 +11,7 @@ from sendmailproxy.config import Config, ConfigError
 from sendmailproxy.envreader import EnvReader
 from sendmailproxy.providers import SmtpProvider
 from sendmailproxy.providers.mime import new_message_id, render
-from sendmailproxy.providers.smtp import TAG_HEADER, SmtpSettings, envelope_recipients
+from sendmailproxy.providers.smtp import METADATA_HEADER, TAG_HEADER, SmtpSettings, envelope_recipients
 from tests.providers.conftest import OPTIONS
 
 COMMON = {"SMSP_API_KEY": "k", "SMSP_POLL_MESSAGE_ADDRESS": "probe@example.com", "SMSP_PROVIDERS": "smtp"}
@@ -27,6 +28,7 @@ STRUCTURE = {
     "display_names": ["text/plain"],
     "custom_headers": ["text/plain"],
     "tags": ["text/plain"],
+    "metadata": ["text/plain"],
     "attachments": ["multipart/mixed", "text/plain", "application/pdf", "text/plain"],
     "unicode": ["multipart/mixed", "multipart/alternative", "text/plain", "text/html", "text/plain"],
     "everything": ["multipart/mixed", "multipart/alternative", "text/plain", "text/html", "application/pdf",
@@ -44,7 +46,7 @@ def smtp_settings(url: str, **env) -> SmtpSettings:
 
 def mime_of(message) -> bytes:
     """The message as the adapter hands it to the relay."""
-    return render(message, message_id=MESSAGE_ID, tag_header=TAG_HEADER)
+    return render(message, message_id=MESSAGE_ID, tag_header=TAG_HEADER, metadata_header=METADATA_HEADER)
 
 
 def parsed(raw: bytes):
@@ -68,6 +70,13 @@ def mailboxes(header) -> list[tuple[str, str]]:
     return [(a.display_name, a.addr_spec) for a in header.addresses] if header else []
 
 
+def metadata_of(mime) -> dict:
+    """X-Metadata's JSON, from the header's raw text unfolded, as a reader of the relayed mail gets it."""
+    raw = [value for name, value in mime.raw_items() if name == "X-Metadata"]
+    assert len(raw) <= 1
+    return json.loads(re.sub(r"\r?\n", "", raw[0])) if raw else {}
+
+
 def test_mime_carries_exactly_the_message(case, message):
     mime = parsed(mime_of(message))
 
@@ -84,9 +93,10 @@ def test_mime_carries_exactly_the_message(case, message):
     assert [(p.get_filename(), content_type(p["Content-Type"]), p.get_payload(decode=True))
             for p in mime.iter_attachments()] == [(a.filename, content_type(a.content_type), a.content)
                                                   for a in message.attachments]
-    assert [(name, str(value)) for name, value in mime.items() if name.startswith("X-") and name != "X-Tag"] \
-        == list(message.headers)
+    assert [(name, str(value)) for name, value in mime.items()
+            if name.startswith("X-") and name not in ("X-Tag", "X-Metadata")] == list(message.headers)
     assert mime.get_all("X-Tag", []) == list(message.tags)
+    assert metadata_of(mime) == dict(message.metadata)
 
 
 def test_bcc_is_only_in_the_envelope(case, message):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sendmailproxy.config import Config, ConfigError, load_or_exit
+from sendmailproxy.events.settings import WebhookSettings
 from sendmailproxy.providers.mailgun import MailgunSettings
 from sendmailproxy.providers.postmark import PostmarkSettings
 from sendmailproxy.providers.sendgrid import SendGridSettings
@@ -163,6 +164,53 @@ def test_an_invalid_idempotency_store_is_named_without_showing_it(value):
     with pytest.raises(ConfigError) as raised:
         Config.from_env({**PRODUCTION, "SMSP_IDEMPOTENCY_STORE": value})
     assert "SMSP_IDEMPOTENCY_STORE must be" in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+DEFAULT_STORE = f"sqlite://{tempfile.gettempdir()}/sendmailproxy-idempotency.sqlite3"
+REDIS = "redis://:s3cret@redis:6379/0"
+
+
+@pytest.mark.parametrize("environ, store_url, keys", [
+    ({}, DEFAULT_STORE, DEFAULT_STORE),  # one file for everything, where the keys always were
+    ({"SMSP_STORE": REDIS}, REDIS, REDIS),
+    # An existing multi-pod deployment shares its events with no change.
+    ({"SMSP_IDEMPOTENCY_STORE": REDIS}, REDIS, REDIS),
+    ({"SMSP_STORE": REDIS, "SMSP_IDEMPOTENCY_STORE": "sqlite:///var/lib/keys.sqlite3"}, REDIS,
+     "sqlite:///var/lib/keys.sqlite3"),
+    ({"SMSP_STORE": REDIS, "SMSP_IDEMPOTENCY_STORE": "off"}, REDIS, "off"),
+    ({"SMSP_IDEMPOTENCY_STORE": "off"}, DEFAULT_STORE, "off"),
+])
+def test_smsp_store_names_the_store_for_everything_and_the_key_store_follows_it_unless_set(environ, store_url, keys):
+    config = Config.from_env({**PRODUCTION, **environ})
+    assert (config.store_url, config.idempotency_store) == (store_url, keys)
+
+
+@pytest.mark.parametrize("value", ["", "off", "sqlite://relative/path", "redis://:s3cret@h:port/0", "memcached://h:1"])
+def test_an_invalid_store_is_named_without_showing_it(value):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({**PRODUCTION, "SMSP_STORE": value})
+    assert str(raised.value).startswith("SMSP_STORE must be") and "s3cret" not in str(raised.value)
+    assert len(str(raised.value).splitlines()) == 1  # named once, though the key store follows it
+
+
+def test_events_and_webhook_settings_default_and_are_read():
+    config = Config.from_env(PRODUCTION)
+    assert (config.events_ttl, config.webhooks.max_age) == (604800, 129600)
+    assert config.webhooks == WebhookSettings()  # every webhook off
+    config = Config.from_env({**PRODUCTION, "SMSP_EVENTS_TTL": "3600", "SMSP_WEBHOOK_MAX_AGE": "7200",
+                              "SMSP_MG_WEBHOOK_SIGNING_KEY": "mg-signing-secret", "SMSP_PM_WEBHOOK_USERNAME": "pm",
+                              "SMSP_PM_WEBHOOK_PASSWORD": "pm-secret"})
+    assert (config.events_ttl, config.webhooks.max_age) == (3600, 7200)
+    assert config.webhooks.mailgun_signing_key == "mg-signing-secret"
+    assert "mg-signing-secret" not in repr(config) and "pm-secret" not in repr(config)
+
+
+@pytest.mark.parametrize("name, value", [("SMSP_EVENTS_TTL", "0"), ("SMSP_EVENTS_TTL", "a week"),
+                                         ("SMSP_WEBHOOK_MAX_AGE", "0"), ("SMSP_SG_WEBHOOK_PUBLIC_KEY", "not a key")])
+def test_an_invalid_events_setting_is_named(name, value):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({**PRODUCTION, name: value})
+    assert name in str(raised.value)
 
 
 def test_every_problem_is_reported_at_once():
