@@ -19,7 +19,7 @@ from testkit.harness import API_KEY, ROOT
 pytestmark = pytest.mark.functional
 
 MAX_EXAMPLES = 300  # cases per operation and generation mode (schema-valid, schema-invalid)
-HARD_TIMEOUT = 110  # seconds, only for a hung schemathesis: a run takes 10-20 s
+HARD_TIMEOUT = 300  # seconds, only for a hung schemathesis: a run takes 20-40 s (85 on a loaded machine)
 # The coverage phase is left out: for this spec (unique lists of up to 1000 pattern-bound addresses) it
 # spends over 90 s generating boundary values, which CI cannot afford on every run.
 PHASES = "examples,fuzzing"
