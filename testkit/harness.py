@@ -53,7 +53,7 @@ class Gunicorn:
             raise AssertionError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
         try:
             return requests.get(self.url + "/healthcheck", timeout=1).ok and len(self.worker_pids()) == workers
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker still booting
             return False
 
     def stop(self, timeout: float = 30) -> int | None:

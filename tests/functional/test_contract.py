@@ -423,18 +423,11 @@ def admin(service: Gunicorn, method: str, path: str, key: str | None = ADMIN_KEY
     return requests.request(method, service.url + path, headers=headers, timeout=15, **kwargs)
 
 
-@contextlib.contextmanager
-def store_down(fake, **env):
-    """A one-worker service whose store is a Redis port where nothing listens."""
-    with tempfile.TemporaryDirectory() as directory:
-        nobody_listens = f"redis://127.0.0.1:{free_port()}/0"
-        down = Gunicorn(provider_env(fake, WEB_CONCURRENCY=1, SMSP_IDEMPOTENCY_STORE=nobody_listens,
-                                     SMSP_STORE=nobody_listens, SMSP_ADMIN_API_KEY=ADMIN_KEY, **env),
-                        Path(directory) / "gunicorn.log").start()
-        try:
-            yield down
-        finally:
-            down.stop()
+def store_down(**env) -> dict[str, str]:
+    """temporary_service's environment for a store that is a Redis port where nothing listens."""
+    nobody_listens = f"redis://127.0.0.1:{free_port()}/0"
+    return {"SMSP_IDEMPOTENCY_STORE": nobody_listens, "SMSP_STORE": nobody_listens, "SMSP_ADMIN_API_KEY": ADMIN_KEY,
+            **env}
 
 
 @reaches("/email", "POST", 422)
@@ -451,7 +444,7 @@ def recipients_suppressed(service, fake, path, method):
 @reaches("/email", "POST", 503)
 def suppression_store_unreachable(service, fake, path, method):
     before = len(delivered(fake))
-    with store_down(fake, SMSP_SUPPRESSION_ON_STORE_ERROR="refuse") as down:
+    with temporary_service(fake, **store_down(SMSP_SUPPRESSION_ON_STORE_ERROR="refuse")) as down:
         response = post_email(down)
     assert response.json()["code"] == "suppression_store_unavailable" and len(delivered(fake)) == before
     return response
@@ -539,7 +532,7 @@ def admin_unexpected_exception(service, fake, path, method):
 @reaches(ENTRY, "PUT", 503)
 @reaches(ENTRY, "DELETE", 503)
 def admin_store_unreachable(service, fake, path, method):
-    with store_down(fake) as down:
+    with temporary_service(fake, **store_down()) as down:
         response = admin(down, method, path.replace("{address}", "ann@example.com"),
                          json={"reason": "r"} if method == "PUT" else None)
     assert response.json()["code"] == "suppression_store_unavailable"

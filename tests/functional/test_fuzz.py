@@ -25,6 +25,7 @@ HARD_TIMEOUT = 300  # seconds, only for a hung schemathesis: a run takes 20-40 s
 PHASES = "examples,fuzzing"
 
 
+@pytest.mark.timeout(HARD_TIMEOUT + 60)  # the run's own bound, not setup.cfg's 120 s for one test
 def test_schemathesis_finds_no_server_error_and_no_spec_mismatch(start_service, tmp_path):
     service = start_service(WEB_CONCURRENCY=2)
     command = [
