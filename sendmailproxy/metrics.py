@@ -6,6 +6,7 @@ metrics live in this process only.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 from prometheus_client import (
@@ -35,6 +36,15 @@ ALL_CIRCUITS_OPEN = Counter("smsp_all_circuits_open", "Requests answered 503 bec
 # result: stored, released, replayed, conflict (409), mismatch (422), abandoned (a lease ran out while a
 # provider had the message), lease_lost (a late owner fenced out) or store_error.
 IDEMPOTENCY = Counter("smsp_idempotency", "Requests with an Idempotency-Key, by what became of the key.", ["result"])
+
+
+@functools.lru_cache(maxsize=1024)
+def labelled(metric, *values):
+    """`metric.labels(*values)`, looked up once: prometheus_client takes a lock for it on every call.
+
+    Label values are bounded (routes, methods, statuses, providers, outcome classes), so the cache never fills.
+    """
+    return metric.labels(*values)
 
 
 def method_label(method: str) -> str:
