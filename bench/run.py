@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gunicorn
 
-from bench import report, smtp, timeline
+from bench import idempotency, report, smtp, timeline
 from bench.measure import measure
 from bench.profile import profile_all, record, shares
 from bench.servers import (DEFAULT_THREADS, DEFAULT_WORKERS, PeakMemory, baseline, clean_environment,
@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
                       help="scenarios 1 and 2 (100 and 300 ms) over workers x threads, ~9 minutes; bench/SWEEP.md")
     mode.add_argument("--profile", action="store_true",
                       help="py-spy the service's and the naive proxy's workers under both loads; .bench-out/")
+    mode.add_argument("--soak", action="store_true",
+                      help="the service under a steady load for 10 minutes, its workers' memory sampled; bench/SOAK.md")
     mode.add_argument("--idempotency", action="store_true",
                       help="Idempotency-Key requests (SQLite, Redis) against none, ~4 minutes; "
                            "bench/IDEMPOTENCY.md")
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="also run the service as of commit REV in scenarios 1-3 and the profile, for before/after "
                              "columns")
     args = parser.parse_args(argv)
-    if args.before and (args.sweep or args.profile or args.idempotency):
+    if args.before and (args.sweep or args.profile or args.idempotency or args.soak):
         parser.error("--before goes with the scenarios (no option, or --quick)")
     clean_environment()
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
@@ -79,12 +81,17 @@ def main(argv: list[str] | None = None) -> None:
         text = sweep(SWEEP, SWEEP_WORKERS, SWEEP_THREADS, SWEEP_LATENCIES_MS, machine(SWEEP), OUT)
         write(ROOT / "bench" / "SWEEP.md", text)
     elif args.idempotency:
-        from bench import idempotency
-
         with run_fake_providers() as fake:
             results = idempotency.run(FULL, fake, OUT / "logs")
         (OUT / "idempotency.json").write_text(json.dumps(results, indent=1))
         write(ROOT / "bench" / "IDEMPOTENCY.md", idempotency.render(results))
+    elif args.soak:
+        from bench import soak
+
+        with run_fake_providers() as fake:
+            results = soak.run(fake, OUT / "logs")
+        (OUT / "soak.json").write_text(json.dumps(results, indent=1))
+        write(ROOT / "bench" / "SOAK.md", soak.render(results))
     elif args.profile:
         profile_all(FULL, OUT)
     else:
@@ -95,6 +102,8 @@ def main(argv: list[str] | None = None) -> None:
         results["command"] = " ".join(["./bench/run", *(argv if argv is not None else sys.argv[1:])])
         (OUT / "results.json").write_text(json.dumps(results, indent=1))
         text = report.render(results) + "\n".join(smtp.render(results))
+        if "keys" in results:
+            text += "\n" + idempotency.render(results["keys"])
         write(where / "RESULTS.md", text, keep_from=report.NOTES_HEADING)
         if not args.quick:
             update_readme(ROOT / "README.md", report.summary(results))
@@ -152,6 +161,9 @@ def run_all(settings: Settings, png: Path, results_dir: Path, before: str | None
         print("scenario 4: failover timeline")
         results["timeline"] = failover(proxy, fake, settings.timeline, png, results_dir)
         proxy.stop()
+
+        print("keyed requests: a new Idempotency-Key each, SQLite and Redis, against none; provider latency 0")
+        results["keys"] = idempotency.run(settings, fake, logs, latencies_ms=(0,))
 
         print(f"scenario 6: SMTP relay, latency 0, {settings.light_connections} connections")
         results["smtp"] = smtp.scenario(logs, settings.light_connections, **run)
