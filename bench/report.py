@@ -98,12 +98,21 @@ def _profile(results: dict) -> list[str]:
     lines = [f"### Where a worker's CPU goes (py-spy under scenario 1's load, {results['settings']['profile_s']:g} s "
              "each)", "",
              "Share of the samples of threads holding the GIL with this code on the stack; rows overlap.", "",
-             "| code on the stack | " + " | ".join(LABELS[name] for name in names) + " |",
-             "|---|" + "---:|" * len(names)]
-    for row in rows:
-        cells = [profiles[name]["shares"].get(row) for name in names]
-        lines.append(f"| {row} | " + " | ".join("-" if c is None else f"{100 * c:.1f}%" for c in cells) + " |")
+             *_profile_table(profiles, names, "shares", rows)]
+    owned = list(next(iter(profiles.values()), {}).get("owners", {}))
+    if owned:
+        lines += ["", "The same samples by whose code was running: each belongs to the innermost frame of one of these "
+                  "(the standard library's frames count for their caller), so the rows add up to 100%.", "",
+                  *_profile_table(profiles, names, "owners", owned)]
     return lines + [""]
+
+
+def _profile_table(profiles: dict, names: list[str], kind: str, rows: list[str]) -> list[str]:
+    lines = ["| code | " + " | ".join(LABELS[name] for name in names) + " |", "|---|" + "---:|" * len(names)]
+    for row in rows:
+        cells = [profiles[name].get(kind, {}).get(row) for name in names]
+        lines.append(f"| {row} | " + " | ".join("-" if c is None else f"{100 * c:.1f}%" for c in cells) + " |")
+    return lines
 
 
 def _cells(scenario: dict) -> tuple[list[str], dict[str, dict]]:

@@ -1,7 +1,7 @@
 """The bench's pure parts: wrk's output (captured from real runs), py-spy's shares, and where it writes."""
 import pytest
 
-from bench.profile import shares
+from bench.profile import OTHER, owners, shares
 from bench.report import README_BEGIN, README_END
 from bench.run import parse_wrk
 from bench.wrk import WrkError
@@ -78,6 +78,26 @@ def test_profile_shares_count_each_sample_toward_every_row_its_stack_matches():
     assert got["http.cookiejar (cookie jars and their locks)"] == 0.3
     assert got["logging: the JSON log lines"] == 0.1
     assert got["gunicorn outside the app (HTTP parsing, the thread pool)"] == 0
+
+
+def test_profile_owners_give_each_sample_to_the_innermost_frame_they_claim():
+    prefix = "process 1:\"gunicorn\";ThreadWorker.handle (gunicorn/workers/gthread.py:1);Flask.__call__ (flask/app.py:1);"
+    folded = "\n".join([
+        prefix + "send_email (sendmailproxy/api.py:2);HTTPAdapter.send (requests/adapters.py:3);recv (socket.py:4) 5",
+        prefix + "send_email (sendmailproxy/api.py:2);JsonLineFormatter.format (sendmailproxy/logconfig.py:5);"
+                 "encode (json/encoder.py:6) 2",
+        prefix + "send_email (sendmailproxy/api.py:2);Schema.load (marshmallow/schema.py:7);"
+                 "AddressField._deserialize (sendmailproxy/schemafields.py:8) 1",
+        prefix + "send_email (sendmailproxy/api.py:9) 1",
+        "process 1:\"gunicorn\";Thread._bootstrap (threading.py:10) 1",
+    ])
+    got = owners(folded)
+    assert got["requests, urllib3 and http.client: the provider call"] == 0.5
+    assert got["logging: the JSON log lines"] == 0.2
+    assert got["validating the message: marshmallow and our schema"] == 0.1
+    assert got["our own code (sendmailproxy/)"] == 0.1
+    assert got[OTHER] == 0.1
+    assert sum(got.values()) == pytest.approx(1)
 
 
 def test_the_readme_has_the_markers_the_bench_writes_between():
