@@ -73,6 +73,11 @@ def shares(folded: str) -> dict[str, float]:
     return {row: counts[row] / total for row in SHARES} if total else {}
 
 
+def samples(folded: str) -> int:
+    """How many samples py-spy took: a share of a few hundred moves by several points between runs."""
+    return sum(count for _, count in _stacks(folded))
+
+
 def owners(folded: str) -> dict[str, float]:
     """Each OWNERS row's fraction of the samples, by the innermost frame it claims, and OTHER's; empty without
     samples."""

@@ -108,7 +108,9 @@ def _profile(results: dict) -> list[str]:
 
 
 def _profile_table(profiles: dict, names: list[str], kind: str, rows: list[str]) -> list[str]:
-    lines = ["| code | " + " | ".join(LABELS[name] for name in names) + " |", "|---|" + "---:|" * len(names)]
+    heads = [LABELS[name] + (f" ({profiles[name]['samples']} samples)" if "samples" in profiles[name] else "")
+             for name in names]
+    lines = ["| code | " + " | ".join(heads) + " |", "|---|" + "---:|" * len(names)]
     for row in rows:
         cells = [profiles[name].get(kind, {}).get(row) for name in names]
         lines.append(f"| {row} | " + " | ".join("-" if c is None else f"{100 * c:.1f}%" for c in cells) + " |")

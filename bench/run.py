@@ -16,7 +16,7 @@ import gunicorn
 
 from bench import idempotency, report, smtp, timeline
 from bench.measure import measure
-from bench.profile import owners, profile_all, record, shares
+from bench.profile import owners, profile_all, record, samples, shares
 from bench.servers import (DEFAULT_THREADS, DEFAULT_WORKERS, PeakMemory, baseline, clean_environment,
                            cpu_seconds, earlier, email_target, gunicorn_cpu, mailgun_target, memory, service, start)
 from bench.wrk import parse_wrk, run_wrk
@@ -178,7 +178,8 @@ def profile_servers(servers: dict, settings: Settings, fake) -> dict[str, dict]:
         folded = OUT / f"profile-{name}.txt"
         rps = record(server, email_target(server), settings.light_connections, settings.profile_s, folded)
         fake.control.clear()
-        profiles[name] = {"rps": rps, "shares": shares(folded.read_text()), "owners": owners(folded.read_text())}
+        text = folded.read_text()
+        profiles[name] = {"rps": rps, "samples": samples(text), "shares": shares(text), "owners": owners(text)}
         print(f"  {name:<16} {rps:9.1f} req/s under py-spy; {folded.relative_to(ROOT)}")
     return profiles
 
