@@ -1,6 +1,7 @@
 """The bench's pure parts: wrk's output (captured from real runs), py-spy's shares, and where it writes."""
 import pytest
 
+from bench import soak
 from bench.profile import OTHER, owners, shares
 from bench.report import README_BEGIN, README_END
 from bench.run import parse_wrk
@@ -103,3 +104,18 @@ def test_profile_owners_give_each_sample_to_the_innermost_frame_they_claim():
 def test_the_readme_has_the_markers_the_bench_writes_between():
     text = (ROOT / "README.md").read_text()
     assert text.index(README_BEGIN) < text.index(README_END)
+
+
+def test_soak_growth_is_counted_from_the_second_minute_to_the_last():
+    # Worker 1 fills its pools in the first minute, then stays flat; worker 2 grows 1 MiB a minute throughout.
+    samples = [{"t": t, "master": 50.0, "workers": {"1": 40.0 + min(t, 60) / 10, "2": 40.0 + t / 60}}
+               for t in range(5, 601, 5)]
+    results = {"seconds": 600, "connections": 16, "delay_ms": 40, "rest": {"1": 40.0, "2": 40.0}, "samples": samples,
+               "wrk": {"requests": 100, "rps": 300.0, "non_2xx": 0, "socket_errors": 0}}
+    rows = soak.growth(results)
+    assert rows["1"]["growth"] == 0 and rows["1"]["first"] == 46
+    assert rows["2"]["growth"] == pytest.approx(8, abs=0.1)  # the medians of minutes 2 and 10
+    assert "**grows**" in soak.render(results)
+    del samples[:]
+    samples += [{"t": t, "master": 50.0, "workers": {"1": 46.0}} for t in range(5, 601, 5)]
+    assert "no growth" in soak.render(results)
