@@ -22,3 +22,11 @@ if unique then
     return wrk.format()
   end
 end
+
+-- With BENCH_DELAY_MS set, each connection waits that long before each request: a steady, paced load (--soak).
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if pause then
+  function delay()
+    return pause
+  end
+end

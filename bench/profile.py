@@ -32,6 +32,20 @@ SHARES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+# Whose code each sample is running: the innermost frame in one of these places (first match wins for a frame)
+# owns it, so the standard library's frames count for the package that called them; the rows add up to 100%.
+OWNERS: dict[str, tuple[str, ...]] = {
+    "logging: the JSON log lines": ("(logging/", "(pythonjsonlogger/", "(sendmailproxy/logconfig.py)"),
+    "requests, urllib3 and http.client: the provider call": ("(requests/", "(urllib3/", "(http/client.py)"),
+    "validating the message: marshmallow and our schema": ("(marshmallow/", "(sendmailproxy/schema"),
+    "prometheus_client: the counters": ("(prometheus_client/",),
+    "our own code (sendmailproxy/)": ("(sendmailproxy/", "(bench/baselines/"),
+    "Flask and werkzeug": ("(flask/", "(werkzeug/"),
+    "gunicorn: HTTP parsing, the thread pool": ("(gunicorn/",),
+}
+OTHER = "the rest (threads, the interpreter)"
+
+
 def record(server, target, connections: int, seconds: float, folded: Path) -> float:
     """py-spy every worker of `server` (GIL holders only) while wrk loads `target`; wrk's req/s."""
     sampler = subprocess.Popen(
@@ -57,6 +71,29 @@ def shares(folded: str) -> dict[str, float]:
             if _on_stack(frames, anywhere) and not _on_stack(frames, nowhere):
                 counts[row] += count
     return {row: counts[row] / total for row in SHARES} if total else {}
+
+
+def samples(folded: str) -> int:
+    """How many samples py-spy took: a share of a few hundred moves by several points between runs."""
+    return sum(count for _, count in _stacks(folded))
+
+
+def owners(folded: str) -> dict[str, float]:
+    """Each OWNERS row's fraction of the samples, by the innermost frame it claims, and OTHER's; empty without
+    samples."""
+    counts, total = collections.Counter(), 0
+    for frames, count in _stacks(folded):
+        total += count
+        counts[_owner(frames)] += count
+    return {row: counts[row] / total for row in [*OWNERS, OTHER]} if total else {}
+
+
+def _owner(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for row, places in OWNERS.items():
+            if any(place in frame for place in places):
+                return row
+    return OTHER
 
 
 def _on_stack(frames: list[str], needles: tuple[str, ...]) -> bool:
@@ -110,8 +147,9 @@ def summarize(folded: str, top: int = 25) -> str:
         return "\n".join([f"{title} ({total} samples)", *rows])
 
     leads = "\n".join(["leads", *(f"  {100 * share:5.1f}%  {row}" for row, share in shares(folded).items())])
+    whose = "\n".join(["whose code", *(f"  {100 * share:5.1f}%  {row}" for row, share in owners(folded).items())])
     return "\n\n".join([table("self", own, top), table("inclusive", inclusive, 2 * top),
-                        table("inclusive by package", packages, 20), leads])
+                        table("inclusive by package", packages, 20), leads, whose])
 
 
 def _name(frame: str) -> str:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import gunicorn
 
-from bench import report, smtp, timeline
+from bench import idempotency, report, smtp, timeline
 from bench.measure import measure
-from bench.profile import profile_all, record, shares
+from bench.profile import owners, profile_all, record, samples, shares
 from bench.servers import (DEFAULT_THREADS, DEFAULT_WORKERS, PeakMemory, baseline, clean_environment,
                            cpu_seconds, earlier, email_target, gunicorn_cpu, mailgun_target, memory, service, start)
 from bench.wrk import parse_wrk, run_wrk
@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> None:
                       help="scenarios 1 and 2 (100 and 300 ms) over workers x threads, ~9 minutes; bench/SWEEP.md")
     mode.add_argument("--profile", action="store_true",
                       help="py-spy the service's and the naive proxy's workers under both loads; .bench-out/")
+    mode.add_argument("--soak", action="store_true",
+                      help="the service under a steady load for 10 minutes, its workers' memory sampled; bench/SOAK.md")
     mode.add_argument("--idempotency", action="store_true",
                       help="Idempotency-Key requests (SQLite, Redis) against none, ~4 minutes; "
                            "bench/IDEMPOTENCY.md")
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="also run the service as of commit REV in scenarios 1-3 and the profile, for before/after "
                              "columns")
     args = parser.parse_args(argv)
-    if args.before and (args.sweep or args.profile or args.idempotency or args.suppression or args.push):
+    if args.before and (args.sweep or args.profile or args.idempotency or args.suppression or args.push or args.soak):
         parser.error("--before goes with the scenarios (no option, or --quick)")
     clean_environment()
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
@@ -84,8 +86,6 @@ def main(argv: list[str] | None = None) -> None:
         text = sweep(SWEEP, SWEEP_WORKERS, SWEEP_THREADS, SWEEP_LATENCIES_MS, machine(SWEEP), OUT)
         write(ROOT / "bench" / "SWEEP.md", text)
     elif args.idempotency:
-        from bench import idempotency
-
         with run_fake_providers() as fake:
             results = idempotency.run(FULL, fake, OUT / "logs")
         (OUT / "idempotency.json").write_text(json.dumps(results, indent=1))
@@ -102,6 +102,13 @@ def main(argv: list[str] | None = None) -> None:
 
         with run_fake_providers() as fake:
             write(ROOT / "bench" / "PUSH.md", push.render(push.run(OUT / "logs", fake)))
+    elif args.soak:
+        from bench import soak
+
+        with run_fake_providers() as fake:
+            results = soak.run(fake, OUT / "logs")
+        (OUT / "soak.json").write_text(json.dumps(results, indent=1))
+        write(ROOT / "bench" / "SOAK.md", soak.render(results))
     elif args.profile:
         profile_all(FULL, OUT)
     else:
@@ -112,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         results["command"] = " ".join(["./bench/run", *(argv if argv is not None else sys.argv[1:])])
         (OUT / "results.json").write_text(json.dumps(results, indent=1))
         text = report.render(results) + "\n".join(smtp.render(results))
+        if "keys" in results:
+            text += "\n" + idempotency.render(results["keys"])
         write(where / "RESULTS.md", text, keep_from=report.NOTES_HEADING)
         if not args.quick:
             update_readme(ROOT / "README.md", report.summary(results))
@@ -170,6 +179,9 @@ def run_all(settings: Settings, png: Path, results_dir: Path, before: str | None
         results["timeline"] = failover(proxy, fake, settings.timeline, png, results_dir)
         proxy.stop()
 
+        print("keyed requests: a new Idempotency-Key each, SQLite and Redis, against none; provider latency 0")
+        results["keys"] = idempotency.run(settings, fake, logs, latencies_ms=(0,))
+
         print(f"scenario 6: SMTP relay, latency 0, {settings.light_connections} connections")
         results["smtp"] = smtp.scenario(logs, settings.light_connections, **run)
     results["machine"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -183,7 +195,8 @@ def profile_servers(servers: dict, settings: Settings, fake) -> dict[str, dict]:
         folded = OUT / f"profile-{name}.txt"
         rps = record(server, email_target(server), settings.light_connections, settings.profile_s, folded)
         fake.control.clear()
-        profiles[name] = {"rps": rps, "shares": shares(folded.read_text())}
+        text = folded.read_text()
+        profiles[name] = {"rps": rps, "samples": samples(text), "shares": shares(text), "owners": owners(text)}
         print(f"  {name:<16} {rps:9.1f} req/s under py-spy; {folded.relative_to(ROOT)}")
     return profiles
 

@@ -66,6 +66,7 @@ class Target:
     body: str
     headers: dict[str, str]
     unique_header: str | None = None  # e.g. an Idempotency-Key
+    delay_ms: float | None = None  # each connection's pause before each request: a paced load, not the most it takes
 
 
 def run_wrk(target: Target, connections: int, seconds: float, *, threads: int = 2,
@@ -77,6 +78,8 @@ def run_wrk(target: Target, connections: int, seconds: float, *, threads: int = 
            "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in target.headers.items())}
     if target.unique_header:
         env.update(BENCH_UNIQUE_HEADER=target.unique_header, BENCH_UNIQUE_PREFIX=uuid.uuid4().hex)
+    if target.delay_ms is not None:
+        env.update(BENCH_DELAY_MS=f"{target.delay_ms:g}")
     try:
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + timeout_s + 30)
     except subprocess.TimeoutExpired as exc:

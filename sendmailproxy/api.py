@@ -44,8 +44,8 @@ def begin_request() -> None:
     """Stamp the request with its id (the caller's if sane) and make sure this worker's prober and sender run."""
     g.started = time.perf_counter()
     given = request.headers.get("X-Request-ID", "")
-    g.request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
-    g.request_id_token = REQUEST_ID.set(g.request_id)
+    request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
+    g.request_id, g.request_id_token = request_id, REQUEST_ID.set(request_id)
     service = current_service()
     service.prober.ensure_running()
     if service.sender is not None:
@@ -55,18 +55,20 @@ def begin_request() -> None:
 @blueprint.after_app_request
 def finish_request(response: Response) -> Response:
     """Return the request id and write the request's one summary line, which tells the accepted attempt too."""
-    response.headers["X-Request-ID"] = g.request_id
-    route = request.url_rule.rule if request.url_rule else "unmatched"  # bounded label values
-    metrics.HTTP_REQUESTS.labels(route, metrics.method_label(request.method), response.status_code).inc()
-    result = g.get("result")  # what _respond answered with, if it did
+    # Each use of `request` or `g` looks the context up again; this hook runs on every request, so once each.
+    served, stamp = request._get_current_object(), g._get_current_object()
+    response.headers["X-Request-ID"] = stamp.request_id
+    route = served.url_rule.rule if served.url_rule else "unmatched"  # bounded label values
+    metrics.labelled(metrics.HTTP_REQUESTS, route, metrics.method_label(served.method), response.status_code).inc()
+    result = stamp.get("result")  # what _respond answered with, if it did
     accepted = result.accepted if isinstance(result, Delivery) else None
     log.info("request", extra={
-        "method": request.method,
-        "path": request.path,
+        "method": served.method,
+        "path": served.path,
         "status": response.status_code,
-        "duration_ms": round((time.perf_counter() - g.started) * 1000, 1),
-        "request_id": g.request_id,
-        "client_ip": request.remote_addr,
+        "duration_ms": round((time.perf_counter() - stamp.started) * 1000, 1),
+        "request_id": stamp.request_id,
+        "client_ip": served.remote_addr,
         "attempts": len(getattr(result, "attempts", ())),  # a Delivery's or a SendError's
         # The accepted attempt has no line of its own (dispatch.py): it is told here.
         "provider": accepted.provider if accepted else None,

@@ -119,8 +119,8 @@ class Dispatcher:
             log.exception("provider adapter raised", extra={"provider": provider.name})
             outcome = Outcome(OutcomeKind.AMBIGUOUS, reason=f"adapter error {type(error).__name__}")
         attempt = Attempt(provider.name, outcome, time.perf_counter() - started)
-        metrics.PROVIDER_ATTEMPTS.labels(provider.name, outcome.kind.value).inc()
-        metrics.PROVIDER_LATENCY.labels(provider.name).observe(attempt.seconds)
+        metrics.labelled(metrics.PROVIDER_ATTEMPTS, provider.name, outcome.kind.value).inc()
+        metrics.labelled(metrics.PROVIDER_LATENCY, provider.name).observe(attempt.seconds)
         if outcome.kind is not OutcomeKind.ACCEPTED:  # an acceptance is told by the request line (api.py)
             log.log(_level(outcome), "provider attempt", extra={
                 "provider": provider.name, "outcome": outcome.kind.value, "provider_status": outcome.status,

@@ -6,6 +6,7 @@ metrics live in this process only.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 from prometheus_client import (
@@ -60,6 +61,15 @@ PUSH_BACKLOG = Gauge("smsp_push_backlog", "Events waiting to be pushed (due, in 
                      multiprocess_mode="livemax")
 PUSH_BACKLOG_AGE = Gauge("smsp_push_backlog_oldest_age_seconds", "How long the oldest waiting event has waited.",
                          multiprocess_mode="livemax")
+
+
+@functools.lru_cache(maxsize=1024)
+def labelled(metric, *values):
+    """`metric.labels(*values)`, looked up once: prometheus_client takes a lock for it on every call.
+
+    Label values are bounded (routes, methods, statuses, providers, outcome classes), so the cache never fills.
+    """
+    return metric.labels(*values)
 
 
 def method_label(method: str) -> str:

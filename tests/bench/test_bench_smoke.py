@@ -1,7 +1,8 @@
 """The bench's pure parts: wrk's output (captured from real runs), py-spy's shares, and where it writes."""
 import pytest
 
-from bench.profile import shares
+from bench import soak
+from bench.profile import OTHER, owners, shares
 from bench.report import README_BEGIN, README_END
 from bench.run import parse_wrk
 from bench.wrk import WrkError
@@ -80,6 +81,41 @@ def test_profile_shares_count_each_sample_toward_every_row_its_stack_matches():
     assert got["gunicorn outside the app (HTTP parsing, the thread pool)"] == 0
 
 
+def test_profile_owners_give_each_sample_to_the_innermost_frame_they_claim():
+    prefix = "process 1:\"gunicorn\";ThreadWorker.handle (gunicorn/workers/gthread.py:1);Flask.__call__ (flask/app.py:1);"
+    folded = "\n".join([
+        prefix + "send_email (sendmailproxy/api.py:2);HTTPAdapter.send (requests/adapters.py:3);recv (socket.py:4) 5",
+        prefix + "send_email (sendmailproxy/api.py:2);JsonLineFormatter.format (sendmailproxy/logconfig.py:5);"
+                 "encode (json/encoder.py:6) 2",
+        prefix + "send_email (sendmailproxy/api.py:2);Schema.load (marshmallow/schema.py:7);"
+                 "AddressField._deserialize (sendmailproxy/schemafields.py:8) 1",
+        prefix + "send_email (sendmailproxy/api.py:9) 1",
+        "process 1:\"gunicorn\";Thread._bootstrap (threading.py:10) 1",
+    ])
+    got = owners(folded)
+    assert got["requests, urllib3 and http.client: the provider call"] == 0.5
+    assert got["logging: the JSON log lines"] == 0.2
+    assert got["validating the message: marshmallow and our schema"] == 0.1
+    assert got["our own code (sendmailproxy/)"] == 0.1
+    assert got[OTHER] == 0.1
+    assert sum(got.values()) == pytest.approx(1)
+
+
 def test_the_readme_has_the_markers_the_bench_writes_between():
     text = (ROOT / "README.md").read_text()
     assert text.index(README_BEGIN) < text.index(README_END)
+
+
+def test_soak_growth_is_counted_from_the_second_minute_to_the_last():
+    # Worker 1 fills its pools in the first minute, then stays flat; worker 2 grows 1 MiB a minute throughout.
+    samples = [{"t": t, "master": 50.0, "workers": {"1": 40.0 + min(t, 60) / 10, "2": 40.0 + t / 60}}
+               for t in range(5, 601, 5)]
+    results = {"seconds": 600, "connections": 16, "delay_ms": 40, "rest": {"1": 40.0, "2": 40.0}, "samples": samples,
+               "wrk": {"requests": 100, "rps": 300.0, "non_2xx": 0, "socket_errors": 0}}
+    rows = soak.growth(results)
+    assert rows["1"]["growth"] == 0 and rows["1"]["first"] == 46
+    assert rows["2"]["growth"] == pytest.approx(8, abs=0.1)  # the medians of minutes 2 and 10
+    assert "**grows**" in soak.render(results)
+    del samples[:]
+    samples += [{"t": t, "master": 50.0, "workers": {"1": 46.0}} for t in range(5, 601, 5)]
+    assert "no growth" in soak.render(results)
