@@ -1,5 +1,5 @@
-"""The benchmark: `./bench/run [--quick | --sweep | --profile | --idempotency | --suppression | --push]
-[--before REV]`; all on 127.0.0.1."""
+"""The benchmark: `./bench/run [--quick | --sweep | --profile | --idempotency | --suppression | --push
+| --intake] [--before REV]`; all on 127.0.0.1."""
 from __future__ import annotations
 
 import argparse
@@ -69,11 +69,15 @@ def main(argv: list[str] | None = None) -> None:
                       help="the suppression check on and off (SQLite, Redis), ~6 minutes; bench/SUPPRESSION.md")
     mode.add_argument("--push", action="store_true",
                       help="events pushed per second to a local receiver (at once, 100 ms), ~1 minute; bench/PUSH.md")
+    mode.add_argument("--intake", action="store_true",
+                      help="SendGrid webhook batches of 100 signed events stored per second (SQLite, Redis), ~2 "
+                           "minutes; bench/INTAKE.md")
     parser.add_argument("--before", metavar="REV",
                         help="also run the service as of commit REV in scenarios 1-3 and the profile, for before/after "
                              "columns")
     args = parser.parse_args(argv)
-    if args.before and (args.sweep or args.profile or args.idempotency or args.suppression or args.push or args.soak):
+    if args.before and (args.sweep or args.profile or args.idempotency or args.suppression or args.push or args.soak
+                        or args.intake):
         parser.error("--before goes with the scenarios (no option, or --quick)")
     clean_environment()
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
@@ -102,6 +106,13 @@ def main(argv: list[str] | None = None) -> None:
 
         with run_fake_providers() as fake:
             write(ROOT / "bench" / "PUSH.md", push.render(push.run(OUT / "logs", fake)))
+    elif args.intake:
+        from bench import intake
+
+        with run_fake_providers() as fake:
+            results = intake.run(OUT / "logs", fake)
+        (OUT / "intake.json").write_text(json.dumps(results, indent=1))
+        write(ROOT / "bench" / "INTAKE.md", intake.render(results), keep_from=report.NOTES_HEADING)
     elif args.soak:
         from bench import soak
 
