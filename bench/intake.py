@@ -86,6 +86,8 @@ def render(results: dict) -> str:
                      f"{statistics.median(r['cpu_us_per_event'] for r in runs):.0f} | "
                      f"{statistics.median(r['p50_ms'] for r in runs):.1f} | {sum(r['errors'] for r in runs)} | "
                      f"{data['posted']:,} | {data['counted']:,} | {median / GOAL:.2f} |")
+    if any(r["ran_out"] for data in results["stores"].values() for r in data["runs"]):
+        lines += ["", f"A run used every pre-signed batch ({CEILING:,} events/s for its time): its rate is a floor."]
     return "\n".join(lines) + "\n"
 
 

@@ -33,3 +33,6 @@ def test_render_shows_each_stores_median_range_and_the_ratio_to_the_goal():
     assert "| SQLite | 5,500 (4,000-6,000) | 150 | 40.0 | 0 | 155,000 | 155,000 | 1.10 |" in text
     assert "| Redis | 2,500 (2,000-3,000) |" in text and "| 0.50 |" in text
     assert "load average 1.5 at the start, 2.5 at the end" in text
+    assert "floor" not in text
+    results["stores"]["Redis"]["runs"][0]["ran_out"] = True
+    assert "its rate is a floor" in intake.render(results)
