@@ -19,12 +19,15 @@ from testkit.harness import API_KEY, ROOT
 pytestmark = pytest.mark.functional
 
 MAX_EXAMPLES = 300  # cases per operation and generation mode (schema-valid, schema-invalid)
-HARD_TIMEOUT = 110  # seconds, only for a hung schemathesis: a run takes 10-20 s
+# Seconds, only for a hung schemathesis. With the events, webhooks and admin routes the spec has 13 operations,
+# and a run takes 60-80 s on an idle 2-core machine, several times that under load: the guard must not judge speed.
+HARD_TIMEOUT = 600
 # The coverage phase is left out: for this spec (unique lists of up to 1000 pattern-bound addresses) it
 # spends over 90 s generating boundary values, which CI cannot afford on every run.
 PHASES = "examples,fuzzing"
 
 
+@pytest.mark.timeout(HARD_TIMEOUT + 60)
 def test_schemathesis_finds_no_server_error_and_no_spec_mismatch(start_service, tmp_path):
     service = start_service(WEB_CONCURRENCY=2)
     command = [
