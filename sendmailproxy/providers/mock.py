@@ -53,5 +53,6 @@ def mock_events(provider: str, message_id: str, message: Message, now: float) ->
     recipients = dict.fromkeys(a.email.lower() for a in (*message.to, *message.cc, *message.bcc))
     return tuple(Event(id=event_id(provider, message_id, recipient), type=type_, provider=provider,
                        message_id=message_id, recipient=recipient, occurred_at=rfc3339(now), reason=reason,
-                       metadata=dict(message.metadata), tags=message.tags, suppresses=None if type_ == "delivered" else type_)
+                       metadata=dict(message.metadata), tags=message.tags,
+                       suppresses=None if type_ == "delivered" else type_)
                  for recipient in recipients)
