@@ -166,7 +166,7 @@ def _error_response(status: int, payload: dict, headers: dict | None = None) -> 
 
 @blueprint.get("/healthcheck", provide_automatic_options=False)
 def healthcheck():
-    """This worker's view of its providers and key store. Always 200: an outage is no reason to restart pods."""
+    """This worker's view of its providers and stores. Always 200: an outage is no reason to restart pods."""
     service = current_service()
     circuits = service.circuits.snapshot()
     alive = service.prober.is_alive()
@@ -174,13 +174,16 @@ def healthcheck():
     now = time.monotonic()  # circuit times are monotonic clock readings
     store = service.idempotency.store
     store_reachable = None if store is None else store.reachable()
+    events_reachable = service.events.reachable()  # the suppression list's too: one backend holds both
     push = None if service.sender is None else _push_health(service.sender)
-    healthy = alive and all(circuit.closed for circuit in circuits) and store_reachable is not False
+    healthy = (alive and all(circuit.closed for circuit in circuits) and store_reachable is not False
+               and events_reachable)
     return {
         "status": "ok" if healthy and (push is None or push["alive"]) else "degraded",
         "pid": os.getpid(),
         "prober": {"alive": alive, "heartbeat_age_seconds": None if age is None else round(age, 3)},
         "idempotency": {"store": "off" if store is None else store.name, "reachable": store_reachable},
+        "events": {"store": service.events.name, "reachable": events_reachable},
         "circuits": {
             circuit.provider: {
                 "state": circuit.state.value,

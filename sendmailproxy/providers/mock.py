@@ -47,10 +47,12 @@ class MockProvider(Provider):
 
 
 def mock_events(provider: str, message_id: str, message: Message, now: float) -> tuple[Event, ...]:
-    """The events a real provider would report for an accepted mock send: one per recipient (to, cc, bcc)."""
+    """The events a real provider would report for an accepted mock send: one per recipient (to, cc, bcc), with
+    the message's metadata and tags as a provider's events bring them back."""
     type_, reason = MOCK_EVENTS.get(message.subject, DELIVERED)
     recipients = dict.fromkeys(a.email.lower() for a in (*message.to, *message.cc, *message.bcc))
     return tuple(Event(id=event_id(provider, message_id, recipient), type=type_, provider=provider,
                        message_id=message_id, recipient=recipient, occurred_at=rfc3339(now), reason=reason,
-                       tags=message.tags, suppresses=None if type_ == "delivered" else type_)
+                       metadata=dict(message.metadata), tags=message.tags,
+                       suppresses=None if type_ == "delivered" else type_)
                  for recipient in recipients)

@@ -1,6 +1,7 @@
 """Fixtures for the HTTP API: a fresh app per test with fake providers, and a client that checks the spec."""
 from __future__ import annotations
 
+import dataclasses
 import json as jsonlib
 
 import pytest
@@ -25,11 +26,12 @@ def config(tmp_path) -> Config:
 
 @pytest.fixture
 def make_app(config, providers):
-    """Build the app from the `config` and `providers` fixtures; its prober stops after the test."""
+    """Factory: the app built from the `config` fixture (with `changes`, if any) and the `providers` fixture; its
+    prober stops after the test."""
     apps = []
 
-    def make():
-        app = create_app(config, providers)
+    def make(**changes):
+        app = create_app(dataclasses.replace(config, **changes), providers)
         app.test_client_class = SpecCheckingClient
         apps.append(app)
         return app

@@ -1,4 +1,5 @@
-"""GET /healthcheck: no key, always 200, and `degraded` when a circuit is open or the prober is not alive."""
+"""GET /healthcheck: no key, always 200, and `degraded` when a circuit is open, the prober is not alive or the
+events' store does not answer."""
 from __future__ import annotations
 
 import os
@@ -20,6 +21,7 @@ def test_healthy(app, client):
     assert body["status"] == "ok"
     assert body["pid"] == os.getpid()
     assert body["prober"]["alive"] is True
+    assert body["events"] == {"store": "sqlite", "reachable": True}
     # Ages are measured at the answer, which came between `started` and `ended` (rounded to the ms).
     assert started - last_beat - 0.0005 <= body["prober"]["heartbeat_age_seconds"] <= ended - beat + 0.0005
     assert set(body["circuits"]) == {"mailgun", "sendgrid"}
@@ -50,6 +52,17 @@ def test_dead_prober_is_degraded_but_200(app, client, monkeypatch):
     assert response.status_code == 200
     assert response.get_json()["status"] == "degraded"
     assert response.get_json()["prober"]["alive"] is False
+
+
+def test_an_unreachable_events_store_is_degraded_but_200(make_app, tmp_path):
+    # The keys keep a store of their own, which answers: only the events' and suppression list's is down.
+    client = make_app(store=f"sqlite://{tmp_path}/missing/directory/store.sqlite3",
+                      idempotency_store=f"sqlite://{tmp_path}/keys.sqlite3").test_client()
+    response = client.get("/healthcheck")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["status"], body["events"], body["idempotency"]["reachable"]) == (
+        "degraded", {"store": "sqlite", "reachable": False}, True)
 
 
 def test_head_answers_without_a_body(client):

@@ -1,7 +1,6 @@
 """POST /email with an Idempotency-Key: sent at most once, answers replayed, conflicts and mismatches refused."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -10,10 +9,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from sendmailproxy import create_app
 from sendmailproxy.idempotency import LEASE_MARGIN_SECONDS
 from sendmailproxy.providers.base import Outcome, OutcomeKind
-from tests.api.support import KEY, MINIMAL, OLD_KEY, SpecCheckingClient, nothing_sent
+from tests.api.support import KEY, MINIMAL, OLD_KEY, nothing_sent
 
 IDEMPOTENCY_KEY = "order-1234/welcome-mail"
 ACCEPTED = Outcome(OutcomeKind.ACCEPTED, message_id="<1@mailgun>")
@@ -253,25 +251,9 @@ def test_the_lease_covers_every_provider_in_turn(app, providers):
     assert service_of(app).idempotency.lease == sum(p.max_send_seconds for p in providers) + LEASE_MARGIN_SECONDS
 
 
-@pytest.fixture
-def client_with(config, providers):
-    """Factory: a client of an app whose config has `changes`."""
-    apps = []
-
-    def make(**changes):
-        app = create_app(dataclasses.replace(config, **changes), providers)
-        app.test_client_class = SpecCheckingClient
-        apps.append(app)
-        return app.test_client()
-
-    yield make
-    for app in apps:
-        service_of(app).prober.stop()
-
-
-def test_an_unreachable_store_refuses_keyed_requests_only(client_with, providers, tmp_path):
+def test_an_unreachable_store_refuses_keyed_requests_only(make_app, providers, tmp_path):
     errors = count("store_error")
-    client = client_with(idempotency_store=f"sqlite://{tmp_path}/missing/directory/db")
+    client = make_app(idempotency_store=f"sqlite://{tmp_path}/missing/directory/db").test_client()
     keyed = client.post("/email", json=MINIMAL, headers={"X-API-KEY": KEY, "Idempotency-Key": "k"})
     assert keyed.status_code == 503 and keyed.headers["Retry-After"] == "1"
     assert keyed.get_json()["code"] == "idempotency_store_unavailable"
@@ -293,8 +275,8 @@ def test_requests_without_a_key_never_touch_the_store(app, post_email):
     assert post_email(MINIMAL).status_code == 200
 
 
-def test_off_refuses_the_header_so_no_client_believes_it_is_protected(client_with, providers):
-    client = client_with(idempotency_store="off")
+def test_off_refuses_the_header_so_no_client_believes_it_is_protected(make_app, providers):
+    client = make_app(idempotency_store="off").test_client()
     response = client.post("/email", json=MINIMAL, headers={"X-API-KEY": KEY, "Idempotency-Key": "k"})
     assert response.status_code == 400 and response.get_json()["code"] == "idempotency_off"
     assert "off" in response.get_json()["message"]

@@ -8,14 +8,13 @@ import json
 import pytest
 from prometheus_client import REGISTRY
 
-from sendmailproxy import create_app
 from sendmailproxy.message import Address
 from sendmailproxy.providers.base import Outcome, OutcomeKind
 from sendmailproxy.store.redis import RedisBackend
 from sendmailproxy.suppression import open_suppressions
 from sendmailproxy.suppression.store import Entry
 from testkit.ports import free_port
-from tests.api.support import KEY, MINIMAL, SpecCheckingClient, nothing_sent
+from tests.api.support import KEY, MINIMAL, nothing_sent
 
 BOUNCED = Entry("bounced@example.com", "bounced", "sendgrid", "2026-12-03T13:23:06Z", "ev_" + "1" * 32)
 COMPLAINED = Entry("complained@example.com", "complained", "ses", "2026-12-02T08:00:00Z", "ev_" + "2" * 32)
@@ -41,22 +40,6 @@ def unreachable(app):
     store = open_suppressions(RedisBackend(f"redis://127.0.0.1:{free_port()}/0", timeout=1))
     app.extensions["sendmailproxy"] = dataclasses.replace(service_of(app), suppressions=store)
     return store
-
-
-@pytest.fixture
-def app_with(config, providers):
-    """Factory: the app built from the `config` fixture with some fields changed; its prober stops after the test."""
-    apps = []
-
-    def make(**changes):
-        app = create_app(dataclasses.replace(config, **changes), providers)
-        app.test_client_class = SpecCheckingClient
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        service_of(app).prober.stop()
 
 
 def checks(result: str) -> float:
@@ -181,8 +164,8 @@ def test_a_skipping_keyed_retry_after_one_more_suppression_is_replayed_not_a_reu
     assert len(providers[0].sent) == 1
 
 
-def test_a_skipping_keyed_retry_after_nothing_was_sent_sends_to_who_is_left(app_with, providers):
-    app = app_with(failure_threshold=2)  # one failure each leaves both circuits closed for the retry
+def test_a_skipping_keyed_retry_after_nothing_was_sent_sends_to_who_is_left(make_app, providers):
+    app = make_app(failure_threshold=2)  # one failure each leaves both circuits closed for the retry
     keyed = {"X-API-KEY": KEY, "Idempotency-Key": "welcome/team"}
     body = message(toaddress=["ann@example.com", "bob@example.com"], suppressed="skip")
     for provider in providers:
@@ -205,8 +188,8 @@ def test_a_store_outage_fails_open_counted_and_logged(post_email, providers, unr
     assert line["level"] == "ERROR" and line["sent_unchecked"] is True and "redis" in line["reason"]
 
 
-def test_a_store_outage_with_refuse_is_a_503_and_nothing_is_sent(app_with, providers):
-    app = app_with(suppression_on_store_error="refuse")
+def test_a_store_outage_with_refuse_is_a_503_and_nothing_is_sent(make_app, providers):
+    app = make_app(suppression_on_store_error="refuse")
     unreachable_store = open_suppressions(RedisBackend(f"redis://127.0.0.1:{free_port()}/0", timeout=1))
     app.extensions["sendmailproxy"] = dataclasses.replace(service_of(app), suppressions=unreachable_store)
     errors = checks("store_error")
@@ -217,8 +200,8 @@ def test_a_store_outage_with_refuse_is_a_503_and_nothing_is_sent(app_with, provi
     assert nothing_sent(providers) and checks("store_error") == errors + 1
 
 
-def test_off_means_no_lookup_at_all(app_with, providers):
-    app = app_with(suppression=False)
+def test_off_means_no_lookup_at_all(make_app, providers):
+    app = make_app(suppression=False)
     service = service_of(app)
     service.suppressions.add(BOUNCED)
     lookups = []

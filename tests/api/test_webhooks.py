@@ -347,12 +347,15 @@ MOCK = {"mock": True, "webhooks": WebhookSettings()}
 def test_each_mock_send_records_its_events_as_a_webhook_would(client, service, subject, type_, reason):
     sent = client.post("/email", headers={"X-API-KEY": KEY}, json={
         "fromaddress": "shop@example.com", "toaddress": "Ann@Example.com", "ccaddress": "bob@example.com",
-        "subject": subject, "plaintextbody": "hi", "tags": ["welcome"]})
+        "subject": subject, "plaintextbody": "hi", "tags": ["welcome"], "metadata": {"order": "A-17"}})
     assert sent.status_code == 200
     events = stored(service)
     assert [(e.type, e.recipient, e.message_id, e.tags) for e in events] == [
         (type_, "ann@example.com", sent.get_json()["id"], ("welcome",)),
         (type_, "bob@example.com", sent.get_json()["id"], ("welcome",))]
+    feed = client.get("/events", headers={"X-API-KEY": KEY}).get_json()["events"]  # as ./scripts/run shows them
+    assert [(e["recipient"], e["metadata"], e["tags"]) for e in feed] == [
+        ("ann@example.com", {"order": "A-17"}, ["welcome"]), ("bob@example.com", {"order": "A-17"}, ["welcome"])]
     entries = listed(service, "ann@example.com", "bob@example.com")
     assert {address: entry.reason for address, entry in entries.items()} == (
         {} if reason is None else {"ann@example.com": reason, "bob@example.com": reason})

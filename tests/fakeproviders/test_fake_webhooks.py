@@ -1,8 +1,6 @@
 """Each fake posts its provider's real webhook for a message it recorded, verified here by the service's own
 verifiers (real signatures: Mailgun's HMAC, SendGrid's ECDSA, SNS's RSA with the certificate fetched over
 HTTPS from the fake, Postmark's Basic auth)."""
-import http.server
-import threading
 import time
 
 import pytest
@@ -18,35 +16,9 @@ from sendmailproxy.events.settings import WebhookSettings, enabled_webhooks
 from sendmailproxy.events.ses import SesWebhook, encode_tag_value
 from sendmailproxy.events.sns import SnsVerifier, ca_bundle
 from sendmailproxy.events.verdict import Accepted
+from testkit.webhookreceiver import Receiver
 
 MAX_AGE = 129600
-
-
-class Receiver:
-    """An HTTP server on 127.0.0.1 keeping every POST (path, headers, body) and answering `status`."""
-
-    def __init__(self):
-        self.posts, self.status = [], 200
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.posts.append((self.path, dict(self.headers.items()), body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/webhooks/"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,10 @@ from sendmailproxy.docs import load_spec
 from testkit.harness import API_KEY, RAISE_HEADER, Gunicorn, as_test_response, provider_env
 from testkit.polling import wait_until
 from testkit.ports import free_port
+from testkit.webhookreceiver import Receiver
 from tests.api.spec_check import assert_response_matches_spec
 from tests.events.conftest import mailgun_post, sendgrid_post
 from tests.events.payloads import mailgun_event, postmark_bounce, sendgrid_event
-from tests.fakeproviders.test_fake_webhooks import Receiver
 from tests.functional.test_webhooks import PM_PASSWORD, PM_USER, webhook_env
 
 pytestmark = pytest.mark.functional
@@ -381,14 +381,8 @@ def read_events_with_a_bad_query(service, fake, path, method):
 
 @reaches("/events", "GET", 503)
 def events_store_unreachable(service, fake, path, method):
-    # wiring: engineer A (the events live beside the idempotency keys until SMSP_STORE names their store)
-    with tempfile.TemporaryDirectory() as directory:
-        env = provider_env(fake, WEB_CONCURRENCY=1, SMSP_IDEMPOTENCY_STORE=f"redis://127.0.0.1:{free_port()}/0")
-        down = Gunicorn(env, Path(directory) / "gunicorn.log").start()
-        try:
-            response = requests.get(down.url + "/events", headers={"X-API-KEY": API_KEY}, timeout=15)
-        finally:
-            down.stop()
+    with temporary_service(fake, SMSP_STORE=f"redis://127.0.0.1:{free_port()}/0") as down:  # the events' store
+        response = requests.get(down.url + "/events", headers={"X-API-KEY": API_KEY}, timeout=15)
     assert response.json()["code"] == "events_store_unavailable"
     return response
 

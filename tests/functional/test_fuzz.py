@@ -19,7 +19,9 @@ from testkit.harness import API_KEY, ROOT
 pytestmark = pytest.mark.functional
 
 MAX_EXAMPLES = 300  # cases per operation and generation mode (schema-valid, schema-invalid)
-HARD_TIMEOUT = 300  # seconds, only for a hung schemathesis: a run takes 20-40 s (85 on a loaded machine)
+# Seconds, only for a hung schemathesis. With the events, webhooks and admin routes the spec has 13 operations,
+# and a run takes 60-80 s on an idle 2-core machine, several times that under load: the guard must not judge speed.
+HARD_TIMEOUT = 600
 # The coverage phase is left out: for this spec (unique lists of up to 1000 pattern-bound addresses) it
 # spends over 90 s generating boundary values, which CI cannot afford on every run.
 PHASES = "examples,fuzzing"

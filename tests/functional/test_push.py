@@ -1,9 +1,8 @@
 """Events pushed to the application through real gunicorn: signed and in our format, retried until delivered,
 bounded by the timeout, stopped by 410, and shared by two instances on redis-server with a worker SIGKILLed.
 
-Until engineer A's `POST /webhooks/<provider>` is on this branch, events enter the store directly (as the
-intake would store them, for a message really sent through the fake); the fake -> intake -> push test is
-marked xfail(strict) until then, so it fails loudly the day the route lands and the marker must go.
+One test takes the whole path (a send, the fake's signed webhook through POST /webhooks/mailgun, the push); the
+others put events in the store directly, as the intake stores them, to choose how many arrive and when.
 """
 from __future__ import annotations
 
@@ -47,10 +46,10 @@ def store_url(tmp_path) -> str:
 
 
 def push_env(receiver: PushReceiver, secret: str, store_url: str, **overrides) -> dict[str, str]:
-    """The push settings for `receiver`, and the one store (SMSP_STORE; SMSP_IDEMPOTENCY_STORE until A's wiring)."""
+    """The push settings for `receiver`, and the store of the events (SMSP_STORE)."""
     return {"SMSP_EVENTS_WEBHOOK_URL": receiver.url, "SMSP_EVENTS_WEBHOOK_SECRET": secret,
             "SMSP_EVENTS_WEBHOOK_RETRY_SCHEDULE": FAST_SCHEDULE, "SMSP_EVENTS_WEBHOOK_TIMEOUT": "1",
-            "SMSP_STORE": store_url, "SMSP_IDEMPOTENCY_STORE": store_url, "WEB_CONCURRENCY": "2", **overrides}
+            "SMSP_STORE": store_url, "WEB_CONCURRENCY": "2", **overrides}
 
 
 def stored_event(message_id: str, n: int = 0, type: str = "delivered") -> Event:
@@ -150,7 +149,6 @@ def test_410_stops_the_attempts(start_service, receiver, secret, store_url):
                and r["event_id"] == event.id for r in records)
 
 
-@pytest.mark.xfail(strict=True, reason="waiting for engineer A's POST /webhooks/<provider> (issue 19) on this branch")
 def test_a_send_then_the_fakes_webhook_through_the_intake_reaches_the_receiver(start_service, clean_fake, receiver,
                                                                                secret, store_url):
     key = clean_fake.control.webhook_keys()["mailgun"]["signing_key"]

@@ -1,7 +1,6 @@
 """Webhooks fill the suppression list, through real gunicorn: each fake posts its provider's signed events to
-POST /webhooks/<provider> (engineer A's route, issue 19), and the next send to a hard-bounced address gets 422
-with nothing recorded by any fake provider, also with the first provider's circuit open; a soft bounce does not
-suppress; SendGrid's `dropped` "Bounced Address" does; lifting by the admin API lets it send again; a bounce
+POST /webhooks/<provider>, and the next send to a hard-bounced address gets 422 with nothing recorded by any
+fake provider, also with the first provider's circuit open; a soft bounce does not suppress; SendGrid's `dropped` "Bounced Address" does; lifting by the admin API lets it send again; a bounce
 posted to one pod is refused by another sharing a real redis-server."""
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from sendmailproxy.events import open_events
 from sendmailproxy.store import open_backend
 from sendmailproxy.suppression import open_suppressions
 from testkit.harness import Gunicorn
-from tests.fakeproviders.test_fake_webhooks import Receiver
+from testkit.webhookreceiver import Receiver
 
 PM_USER, PM_PASSWORD = "pm-hooks", "pm-webhook-secret"
 RECIPIENT = "rcpt@example.com"
