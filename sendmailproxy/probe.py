@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import Callable, Sequence
 
 from sendmailproxy import metrics
+from sendmailproxy.background import BackgroundThread
 from sendmailproxy.circuits import Circuits
 from sendmailproxy.providers.base import Outcome, OutcomeKind, Provider
 
@@ -17,22 +17,19 @@ OPERATOR_MUST_ACT = ("probe failed: an operator must act (credentials, permissio
                      "probing continues at most once per SMSP_POLL_MAX_INTERVAL")
 
 
-class Prober:
+class Prober(BackgroundThread):
     """Polls open circuits with each provider's no-delivery probe; restartable if it ever stops."""
+
+    name, what = "prober", "probe"
 
     def __init__(self, circuits: Circuits, providers: Sequence[Provider], *, poll_interval: float,
                  clock: Callable[[], float] = time.monotonic):
         self.circuits = circuits
         self.providers = {provider.name: provider for provider in providers}
-        self.clock = clock
         # Wake often enough to honour jittered due times. A round is at most one probe per provider, and a probe
         # takes no longer than a send (an SMTP probe waits on several commands): stale only past two such rounds.
         self.tick = min(1.0, poll_interval / 5)
-        self.stale_after = 2 * (self.tick + sum(provider.max_send_seconds for provider in providers)) + 1
-        self.heartbeat: float | None = None
-        self._thread: threading.Thread | None = None
-        self._restart_lock = threading.Lock()  # taken only when the thread must be (re)started
-        self._stop = threading.Event()
+        super().__init__(clock, stale_after=2 * (self.tick + sum(p.max_send_seconds for p in providers)) + 1)
 
     def probe_due(self) -> None:
         """One round: probe every open circuit that is due, and record each result."""
@@ -50,32 +47,6 @@ class Prober:
             log.log(_level(outcome), OPERATOR_MUST_ACT if outcome.needs_an_operator else "probe", extra={
                 "provider": circuit.provider, "outcome": outcome.kind.value, "reason": outcome.reason or None,
                 "generation": circuit.generation, "next_probe_in_s": next_probe_in})
-
-    def heartbeat_age(self) -> float | None:
-        return None if self.heartbeat is None else self.clock() - self.heartbeat
-
-    def is_alive(self) -> bool:
-        age = self.heartbeat_age()
-        return bool(self._thread and self._thread.is_alive() and age is not None and age < self.stale_after)
-
-    def ensure_running(self) -> None:
-        """Start the thread in this process if it is not running or its heartbeat is stale. Cheap when alive."""
-        if self.is_alive():
-            return
-        with self._restart_lock:
-            if self.is_alive():
-                return
-            if self._thread is not None:
-                log.error("probe thread was not running; restarting it",
-                          extra={"heartbeat_age": self.heartbeat_age()})
-            self._stop.clear()
-            self.heartbeat = self.clock()
-            # A restarted loop sees it was replaced and exits, so there is never more than one prober.
-            self._thread = threading.Thread(target=self._run, name=f"prober-{os.getpid()}", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def _run(self) -> None:
         me = threading.current_thread()

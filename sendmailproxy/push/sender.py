@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from sendmailproxy import metrics
+from sendmailproxy.background import BackgroundThread
 from sendmailproxy.events.store import Backlog, Delivery, EventStore
 from sendmailproxy.push.deadline import Deadlines
 from sendmailproxy.push.schedule import Delivered, GiveUp, Retry, Step, next_step
@@ -32,8 +33,10 @@ LEASE_MARGIN_SECONDS = 10.0
 STALE_AFTER_SECONDS = 15.0
 
 
-class Sender:
+class Sender(BackgroundThread):
     """Pushes the store's due deliveries; restartable if its thread ever stops, like the prober."""
+
+    name, what = "push-sender", "push"
 
     def __init__(self, events: EventStore, client: PushClient, deadlines: Deadlines, schedule: Sequence[float], *,
                  timeout: float, threads: int = THREADS, clock: Callable[[], float] = time.monotonic):
@@ -43,14 +46,10 @@ class Sender:
         self.schedule = tuple(schedule)
         self.threads = threads
         self.lease = timeout + TICK_SECONDS + LEASE_MARGIN_SECONDS
-        self.clock = clock
-        self.heartbeat: float | None = None
+        super().__init__(clock, stale_after=STALE_AFTER_SECONDS)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix=f"push-{os.getpid()}")
         self._in_flight = 0
         self._slots = threading.Condition()  # notified when an attempt ends and frees its thread
-        self._thread: threading.Thread | None = None
-        self._restart_lock = threading.Lock()  # taken only when the thread must be (re)started
-        self._stop = threading.Event()
         self._backlog_at = -BACKLOG_EVERY_SECONDS
 
     @classmethod
@@ -60,30 +59,8 @@ class Sender:
         return cls(events, PushClient(settings, THREADS, deadlines), deadlines, settings.schedule,
                    timeout=settings.timeout)
 
-    def heartbeat_age(self) -> float | None:
-        return None if self.heartbeat is None else self.clock() - self.heartbeat
-
-    def is_alive(self) -> bool:
-        age = self.heartbeat_age()
-        return bool(self._thread and self._thread.is_alive() and age is not None and age < STALE_AFTER_SECONDS)
-
-    def ensure_running(self) -> None:
-        """Start the thread in this process if it is not running or its heartbeat is stale. Cheap when alive."""
-        if self.is_alive():
-            return
-        with self._restart_lock:
-            if self.is_alive():
-                return
-            if self._thread is not None:
-                log.error("push thread was not running; restarting it", extra={"heartbeat_age": self.heartbeat_age()})
-            self._stop.clear()
-            self.heartbeat = self.clock()
-            # A restarted loop sees it was replaced and exits, so there is never more than one sender.
-            self._thread = threading.Thread(target=self._run, name=f"push-sender-{os.getpid()}", daemon=True)
-            self._thread.start()
-
     def stop(self) -> None:
-        self._stop.set()
+        super().stop()
         with self._slots:
             self._slots.notify_all()
 
