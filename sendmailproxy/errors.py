@@ -84,14 +84,19 @@ class IdempotencyKeyReusedError(ApiError):
     code = "idempotency_key_reused"
 
 
-class IdempotencyStoreUnavailableError(ApiError):
-    """The idempotency store cannot be reached, so a keyed message is not sent (fail closed)."""
+class StoreUnavailableApiError(ApiError):
+    """A store this request needs cannot be reached: nothing was done; retry in a second. `code` says which."""
 
     status = 503
-    code = "idempotency_store_unavailable"
 
     def __init__(self, message: str):
         super().__init__(message, headers={"Retry-After": "1"}, body={"retry_after": 1})
+
+
+class IdempotencyStoreUnavailableError(StoreUnavailableApiError):
+    """The idempotency store cannot be reached, so a keyed message is not sent (fail closed)."""
+
+    code = "idempotency_store_unavailable"
 
 
 class SendError(ApiError):
@@ -136,14 +141,10 @@ class AllCircuitsOpenError(SendError):
         super().__init__(message, headers={"Retry-After": str(seconds)}, body={"retry_after": seconds}, **kwargs)
 
 
-class EventsUnavailableError(ApiError):
+class EventsUnavailableError(StoreUnavailableApiError):
     """The events store cannot be reached, so the feed cannot be read now."""
 
-    status = 503
     code = "events_store_unavailable"
-
-    def __init__(self, message: str):
-        super().__init__(message, headers={"Retry-After": "1"}, body={"retry_after": 1})
 
 
 # The suppression list (issue 20).
@@ -159,15 +160,11 @@ class RecipientsSuppressedError(ApiError):
             for address, entry in entries]})
 
 
-class SuppressionStoreUnavailableError(ApiError):
+class SuppressionStoreUnavailableError(StoreUnavailableApiError):
     """The suppression list cannot be read or changed now (a send with SMSP_SUPPRESSION_ON_STORE_ERROR=refuse,
     or the admin API)."""
 
-    status = 503
     code = "suppression_store_unavailable"
-
-    def __init__(self, message: str):
-        super().__init__(message, headers={"Retry-After": "1"}, body={"retry_after": 1})
 
 
 class ForbiddenError(ApiError):
