@@ -7,7 +7,6 @@ import io
 import time
 
 import pytest
-import trustme
 
 from fakeproviders.signing import SendGridSigner, SnsSigner, json_body
 from sendmailproxy.config import Config
@@ -24,7 +23,6 @@ from tests.events.conftest import (
     PM_PASSWORD,
     PM_USER,
     TOPIC,
-    CertServer,
     mailgun_post,
     postmark_headers,
     sendgrid_post,
@@ -40,25 +38,6 @@ from tests.events.payloads import (
 )
 
 MESSAGE_ID = "<20261203113320.1.abc@mg.example.com>"  # the id the Mailgun payloads' events are for
-
-
-@pytest.fixture(scope="module")
-def ca():
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def cert_server(ca):
-    server = CertServer(ca)
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def sns_signer(cert_server):
-    signer = SnsSigner(cert_server.prefix.rstrip("/") + CERT_PATH)
-    cert_server.pem = signer.certificate_pem
-    return signer
 
 
 @pytest.fixture(scope="module")

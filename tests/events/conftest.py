@@ -7,7 +7,7 @@ import threading
 import pytest
 import trustme
 
-from fakeproviders.signing import SendGridSigner, SnsSigner, basic_auth, json_body, mailgun_signature
+from fakeproviders.signing import SendGridSigner, basic_auth, json_body, mailgun_signature
 from sendmailproxy.events.mailgun import MailgunWebhook
 from sendmailproxy.events.postmark import PostmarkWebhook
 from sendmailproxy.events.sendgrid import SendGridWebhook, load_public_key
@@ -52,25 +52,6 @@ class CertServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-@pytest.fixture(scope="session")
-def ca():
-    return trustme.CA()
-
-
-@pytest.fixture(scope="session")
-def cert_server(ca):
-    server = CertServer(ca)
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="session")
-def sns_signer(cert_server):
-    signer = SnsSigner(cert_server.prefix.rstrip("/") + CERT_PATH)
-    cert_server.pem = signer.certificate_pem
-    return signer
 
 
 @pytest.fixture(autouse=True)

@@ -21,23 +21,10 @@ from testkit.polling import wait_until
 from testkit.ports import free_port
 from testkit.pushreceiver import PushReceiver, Reply
 from tests.functional.conftest import stop_and_check_logs
-from tests.push.conftest import new_secret
 
 pytestmark = pytest.mark.functional
 
 FAST_SCHEDULE = ",".join(["0"] + ["0.3"] * 30)  # 31 attempts, 0.3 s apart
-
-
-@pytest.fixture
-def secret() -> str:
-    return new_secret()
-
-
-@pytest.fixture
-def receiver(secret):
-    receiver = PushReceiver([secret]).start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from sendmailproxy.events import open_events
 from sendmailproxy.events.model import Event
 from sendmailproxy.push.settings import PushSettings, decode_secret
 from sendmailproxy.store.sqlite import SqliteBackend
-from testkit.pushreceiver import PushReceiver
 
 
 def new_secret(size: int = 32) -> str:
@@ -26,18 +25,6 @@ def event(n: int, type: str = "delivered") -> Event:
 
 def settings(receiver_url: str, *secrets: str, schedule=(0, 0.1, 0.1), timeout: float = 1.0) -> PushSettings:
     return PushSettings(receiver_url, tuple(decode_secret(s) for s in secrets), tuple(schedule), timeout)
-
-
-@pytest.fixture
-def secret() -> str:
-    return new_secret()
-
-
-@pytest.fixture
-def receiver(secret):
-    receiver = PushReceiver([secret]).start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture
