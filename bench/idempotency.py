@@ -6,7 +6,7 @@ import contextlib
 from dataclasses import replace
 from pathlib import Path
 
-from bench.measure import measure
+from bench.measure import at_latencies
 from bench.report import GOALS, _cells, _ratios
 from bench.servers import email_target, gunicorn_cpu, service, start
 from testkit.redisserver import RedisServer
@@ -15,7 +15,7 @@ KEY_HEADER = "Idempotency-Key"
 
 
 def run(settings, fake, logs: Path, latencies_ms=(0, 100)) -> dict:
-    """{latency: {target: runs}} for unkeyed, keyed (SQLite) and keyed (Redis) requests."""
+    """{latency: {"connections", "runs": {target: runs}}} for unkeyed, keyed (SQLite) and keyed (Redis) requests."""
     with contextlib.ExitStack() as stack:
         redis = RedisServer(logs)  # persistence off: the store's own cost, not the disk's
         stack.callback(redis.stop)
@@ -26,16 +26,7 @@ def run(settings, fake, logs: Path, latencies_ms=(0, 100)) -> dict:
         targets = {"no key": unkeyed, "key, SQLite": replace(unkeyed, unique_header=KEY_HEADER),
                    "key, Redis": replace(email_target(shared), unique_header=KEY_HEADER)}
         cpu = {"no key": gunicorn_cpu(sqlite), "key, SQLite": gunicorn_cpu(sqlite), "key, Redis": gunicorn_cpu(shared)}
-        results = {}
-        for latency in latencies_ms:
-            connections = settings.light_connections if latency == 0 else settings.heavy_connections
-            print(f"Idempotency-Key, provider latency {latency} ms, {connections} connections")
-            fake.control.set_fault("mailgun", "ok", latency_ms=latency)
-            results[str(latency)] = {"connections": connections, "runs": measure(
-                targets, connections, cpu=cpu, seconds=settings.seconds, reps=settings.reps,
-                warmup_s=settings.warmup_s, fake=fake, raw_log=logs.parent / "wrk-output.txt")}
-        fake.control.reset_faults()
-    return results
+        return at_latencies("Idempotency-Key", targets, cpu, settings, fake, logs, latencies_ms)
 
 
 def render(results: dict) -> str:

@@ -36,6 +36,22 @@ def measure(targets: dict[str, Target], connections: int, *, seconds: float, rep
     return results
 
 
+def at_latencies(title: str, targets: dict[str, Target], cpu: dict[str, Callable[[], float]], settings, fake,
+                 logs: Path, latencies_ms) -> dict[str, dict]:
+    """measure() at each provider latency: {latency: {"connections", "runs"}}, with scenario 1's connections at
+    0 ms and scenario 2's otherwise (a side-by-side comparison such as --idempotency or --suppression)."""
+    results = {}
+    for latency in latencies_ms:
+        connections = settings.light_connections if latency == 0 else settings.heavy_connections
+        print(f"{title}, provider latency {latency} ms, {connections} connections")
+        fake.control.set_fault("mailgun", "ok", latency_ms=latency)
+        results[str(latency)] = {"connections": connections, "runs": measure(
+            targets, connections, cpu=cpu, seconds=settings.seconds, reps=settings.reps,
+            warmup_s=settings.warmup_s, fake=fake, raw_log=logs.parent / "wrk-output.txt")}
+    fake.control.reset_faults()
+    return results
+
+
 def _run(target: Target, connections: int, seconds: float, fake, raw_log: Path, label: str) -> WrkResult:
     result, text = run_wrk(target, connections, seconds)
     fake.control.clear()  # the fake keeps every message; a long run must not grow it without bound

@@ -114,18 +114,15 @@ def memory(server: Gunicorn) -> dict[str, float | list[float]]:
     return {"master": rss_mib(server.process.pid), "workers": [w for w in workers if w is not None]}
 
 
-class PeakMemory:
-    """Samples a server's RSS in a thread while loads run; keeps each process's peak (workers by pid)."""
+class Sampler:
+    """Calls `sample()` at once and then every `interval_s`, in a thread, while a `with` block runs."""
 
-    def __init__(self, server: Gunicorn, interval_s: float = 0.25):
-        self.server, self.interval_s = server, interval_s
-        self.master = 0.0
-        self.workers: dict[int, float] = {}
+    def __init__(self, interval_s: float):
+        self.interval_s = interval_s
 
-    def __enter__(self) -> "PeakMemory":
-        """Sample until the block ends; entering again keeps the peaks seen so far."""
+    def __enter__(self):
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
         return self
 
@@ -133,12 +130,29 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
 
-    def _sample(self) -> None:
+    def _loop(self) -> None:
         while not self._stop.is_set():
-            self.master = max(self.master, rss_mib(self.server.process.pid) or 0.0)
-            for pid in self.server.worker_pids():
-                self.workers[pid] = max(self.workers.get(pid, 0.0), rss_mib(pid) or 0.0)
+            self.sample()
             self._stop.wait(self.interval_s)
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+
+class PeakMemory(Sampler):
+    """Samples a server's RSS while loads run; keeps each process's peak (workers by pid). Entering again keeps the
+    peaks seen so far."""
+
+    def __init__(self, server: Gunicorn, interval_s: float = 0.25):
+        super().__init__(interval_s)
+        self.server = server
+        self.master = 0.0
+        self.workers: dict[int, float] = {}
+
+    def sample(self) -> None:
+        self.master = max(self.master, rss_mib(self.server.process.pid) or 0.0)
+        for pid in self.server.worker_pids():
+            self.workers[pid] = max(self.workers.get(pid, 0.0), rss_mib(pid) or 0.0)
 
     def peak(self) -> dict[str, float | list[float]]:
         return {"master": self.master, "workers": [self.workers[pid] for pid in sorted(self.workers)]}

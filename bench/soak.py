@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-import threading
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from bench.servers import email_target, rss_mib, service, start
+from bench.servers import Sampler, email_target, rss_mib, service, start
 from bench.wrk import run_wrk
 
 SECONDS = 600
@@ -18,31 +17,21 @@ SETTLE_S = 60  # pools, caches and allocator arenas fill in the first minute; gr
 GROWTH_MIB = 1.0  # a worker that grows more than this from its first minute to its last is said to grow
 
 
-class RssSeries:
-    """Samples the RSS of a server's master and workers every `interval_s` in a thread; and clears the fake
-    provider's message list meanwhile, which would otherwise grow for the whole run."""
+class RssSeries(Sampler):
+    """Samples the RSS of a server's master and workers every `interval_s`; and clears the fake provider's message
+    list meanwhile, which would otherwise grow for the whole run."""
 
     def __init__(self, server, fake, interval_s: float = SAMPLE_S):
-        self.server, self.fake, self.interval_s = server, fake, interval_s
+        super().__init__(interval_s)
+        self.server, self.fake = server, fake
         self.samples: list[dict] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def __enter__(self) -> "RssSeries":
         self._started = time.monotonic()
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            workers = {pid: rss_mib(pid) for pid in sorted(self.server.worker_pids())}
-            self.samples.append({"t": time.monotonic() - self._started, "master": rss_mib(self.server.process.pid),
-                                 "workers": {str(pid): mib for pid, mib in workers.items() if mib is not None}})
-            self.fake.control.clear()
+    def sample(self) -> None:
+        workers = {pid: rss_mib(pid) for pid in sorted(self.server.worker_pids())}
+        self.samples.append({"t": time.monotonic() - self._started, "master": rss_mib(self.server.process.pid),
+                             "workers": {str(pid): mib for pid, mib in workers.items() if mib is not None}})
+        self.fake.control.clear()
 
 
 def run(fake, logs: Path, seconds: float = SECONDS) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from bench.measure import measure
+from bench.measure import at_latencies
 from bench.report import _cells, _ratios
 from bench.servers import email_target, gunicorn_cpu, service, start
 from sendmailproxy.store import open_backend
@@ -35,16 +35,7 @@ def run(settings, fake, logs: Path, latencies_ms=(0, 100)) -> dict:
                 servers[name] = start(stack, server)
         targets = {name: email_target(server) for name, server in servers.items()}
         cpu = {name: gunicorn_cpu(server) for name, server in servers.items()}
-        results = {}
-        for latency in latencies_ms:
-            connections = settings.light_connections if latency == 0 else settings.heavy_connections
-            print(f"suppression check, provider latency {latency} ms, {connections} connections")
-            fake.control.set_fault("mailgun", "ok", latency_ms=latency)
-            results[str(latency)] = {"connections": connections, "runs": measure(
-                targets, connections, cpu=cpu, seconds=settings.seconds, reps=settings.reps,
-                warmup_s=settings.warmup_s, fake=fake, raw_log=logs.parent / "wrk-output.txt")}
-        fake.control.reset_faults()
-    return results
+        return at_latencies("suppression check", targets, cpu, settings, fake, logs, latencies_ms)
 
 
 def _fill(store_url: str) -> None:
